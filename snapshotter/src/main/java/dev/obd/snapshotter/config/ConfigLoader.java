@@ -1,0 +1,386 @@
+package dev.obd.snapshotter.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.obd.snapshotter.config.SnapshotterConfig.Exporter;
+import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
+import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the daemon's JSON configuration. Keys and defaults are upstream's; a key this daemon does
+ * not know is reported as a warning (it may belong to a newer upstream), while a known key with a
+ * value of the wrong type or outside its range is an error naming that key.
+ */
+public final class ConfigLoader {
+
+  /** A loaded configuration, the file it came from (none: embedded defaults), and warnings. */
+  public record Loaded(SnapshotterConfig config, Path source, List<String> warnings) {}
+
+  /** logrus level names, which upstream's {@code verbose} key takes. */
+  public static final Set<String> LOG_LEVELS =
+      Set.of("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Pattern QUOTA = Pattern.compile("^(\\d+[kKmMgGtT]?)?$");
+  private static final Pattern FS_TYPE = Pattern.compile("^[a-z0-9][a-z0-9._-]*$");
+  private static final int SUN_PATH_MAX = 107;
+
+  private ConfigLoader() {}
+
+  /**
+   * Loads {@code path}, or the default path when {@code path} is null. A missing file is an error
+   * when it was named explicitly; at the default path it means "use the embedded defaults".
+   */
+  public static Loaded load(Path path) {
+    Path file = path == null ? SnapshotterConfig.DEFAULT_PATH : path;
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      if (path == null) {
+        return new Loaded(SnapshotterConfig.defaults(), null, List.of());
+      }
+      throw new ConfigException("config " + file + ": file does not exist");
+    } catch (IOException e) {
+      throw new ConfigException("config " + file + ": cannot read: " + e.getMessage(), e);
+    }
+    return parse(text, file);
+  }
+
+  /** Parses the text of a configuration file; {@code file} only names it in messages. */
+  public static Loaded parse(String text, Path file) {
+    JsonNode tree;
+    try {
+      tree = JSON.readTree(text);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(
+          "config "
+              + file
+              + ": not valid JSON at line "
+              + e.getLocation().getLineNr()
+              + ": "
+              + e.getOriginalMessage());
+    }
+    if (tree == null || tree.isMissingNode()) {
+      tree = JSON.createObjectNode();
+    }
+    if (!tree.isObject()) {
+      throw new ConfigException("config " + file + ": must be a JSON object");
+    }
+    Reader r = new Reader(file, (ObjectNode) tree);
+    SnapshotterConfig d = SnapshotterConfig.defaults();
+    Path root = r.absolutePath("root", d.root());
+    Path address = r.absolutePath("address", d.address());
+    String verbose = r.oneOf("verbose", d.verbose(), LOG_LEVELS);
+    boolean logReportCaller = r.bool("logReportCaller", d.logReportCaller());
+    RwMode rwMode = r.rwMode("rwMode", d.rwMode());
+    boolean autoRemoveDev = r.bool("autoRemoveDev", d.autoRemoveDev());
+    boolean asyncRemove = r.bool("asyncRemove", d.asyncRemove());
+    String writableLayerType =
+        r.oneOf("writableLayerType", d.writableLayerType(), Set.of("append", "sparse"));
+    Exporter exporter = r.exporter(d.exporter());
+    List<MirrorRegistry> mirrors = r.mirrors();
+    String defaultFsType =
+        r.matching("defaultFsType", d.defaultFsType(), FS_TYPE, "a filesystem type");
+    String rootfsQuota = r.matching("rootfsQuota", d.rootfsQuota(), QUOTA, "a size such as 20g");
+    int tenant = r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE);
+    List<String> turbo = r.turboFsTypes();
+    String runtimeType = r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker"));
+    r.warnUnknown(
+        "",
+        (ObjectNode) tree,
+        Set.of(
+            "root",
+            "address",
+            "verbose",
+            "logReportCaller",
+            "rwMode",
+            "autoRemoveDev",
+            "asyncRemove",
+            "writableLayerType",
+            "exporterConfig",
+            "mirrorRegistry",
+            "defaultFsType",
+            "rootfsQuota",
+            "tenant",
+            "turboFsType",
+            "runtimeType"));
+    SnapshotterConfig config =
+        new SnapshotterConfig(
+            root,
+            address,
+            verbose,
+            logReportCaller,
+            rwMode,
+            autoRemoveDev,
+            asyncRemove,
+            writableLayerType,
+            exporter,
+            mirrors,
+            defaultFsType,
+            rootfsQuota,
+            tenant,
+            turbo,
+            runtimeType);
+    return new Loaded(config, file, List.copyOf(r.warnings));
+  }
+
+  /** Checks a socket path given on the command line the same way as one from the file. */
+  public static Path checkAddress(String flag, String value) {
+    return checkSocketPath("flag " + flag, Path.of(value));
+  }
+
+  /** Checks a root directory given on the command line the same way as one from the file. */
+  public static Path checkRoot(String flag, String value) {
+    Path p = Path.of(value);
+    if (!p.isAbsolute()) {
+      throw new ConfigException(
+          "flag " + flag + ": must be an absolute path (got \"" + value + "\")");
+    }
+    return p.normalize();
+  }
+
+  /** Checks a log level given on the command line. */
+  public static String checkLogLevel(String flag, String value) {
+    String v = value.toLowerCase(Locale.ROOT);
+    if (!LOG_LEVELS.contains(v)) {
+      throw new ConfigException(
+          "flag "
+              + flag
+              + ": must be one of "
+              + String.join(", ", sorted(LOG_LEVELS))
+              + " (got \""
+              + value
+              + "\")");
+    }
+    return v;
+  }
+
+  private static Path checkSocketPath(String where, Path p) {
+    if (!p.isAbsolute()) {
+      throw new ConfigException(where + ": must be an absolute path (got \"" + p + "\")");
+    }
+    if (p.toString().getBytes(StandardCharsets.UTF_8).length > SUN_PATH_MAX) {
+      throw new ConfigException(
+          where
+              + ": a unix socket path may have at most "
+              + SUN_PATH_MAX
+              + " bytes (got "
+              + p.toString().getBytes(StandardCharsets.UTF_8).length
+              + ")");
+    }
+    return p.normalize();
+  }
+
+  private static List<String> sorted(Set<String> values) {
+    return values.stream().sorted().toList();
+  }
+
+  /** Typed access to one JSON object, with errors naming the key. */
+  private static final class Reader {
+    private final Path file;
+    private final ObjectNode tree;
+    private final List<String> warnings = new ArrayList<>();
+
+    Reader(Path file, ObjectNode tree) {
+      this.file = file;
+      this.tree = tree;
+    }
+
+    private ConfigException bad(String key, String expectation, JsonNode got) {
+      return new ConfigException(
+          "config "
+              + file
+              + ": key \""
+              + key
+              + "\": must be "
+              + expectation
+              + " (got "
+              + got
+              + ")");
+    }
+
+    /** The node at a dotted key, or null when absent or JSON null (both mean "default"). */
+    private JsonNode node(String key) {
+      JsonNode n = tree;
+      for (String part : key.split("\\.")) {
+        n = n.get(part);
+        if (n == null || n.isNull()) {
+          return null;
+        }
+      }
+      return n;
+    }
+
+    String string(String key, String def) {
+      JsonNode n = node(key);
+      if (n == null) {
+        return def;
+      }
+      if (!n.isTextual()) {
+        throw bad(key, "a string", n);
+      }
+      return n.textValue();
+    }
+
+    boolean bool(String key, boolean def) {
+      JsonNode n = node(key);
+      if (n == null) {
+        return def;
+      }
+      if (!n.isBoolean()) {
+        throw bad(key, "true or false", n);
+      }
+      return n.booleanValue();
+    }
+
+    int integer(String key, int def, int min, int max) {
+      JsonNode n = node(key);
+      if (n == null) {
+        return def;
+      }
+      if (!n.isIntegralNumber()
+          || !n.canConvertToInt()
+          || n.intValue() < min
+          || n.intValue() > max) {
+        throw bad(key, "an integer from " + min + " to " + max, n);
+      }
+      return n.intValue();
+    }
+
+    String oneOf(String key, String def, Set<String> allowed) {
+      String v = string(key, def);
+      if (!allowed.contains(v)) {
+        throw bad(key, "one of " + String.join(", ", sorted(allowed)), node(key));
+      }
+      return v;
+    }
+
+    String matching(String key, String def, Pattern pattern, String expectation) {
+      String v = string(key, def);
+      if (!pattern.matcher(v).matches()) {
+        throw bad(key, expectation, node(key));
+      }
+      return v;
+    }
+
+    Path absolutePath(String key, Path def) {
+      String v = string(key, null);
+      if (v == null) {
+        return def;
+      }
+      Path p = Path.of(v);
+      if (!p.isAbsolute()) {
+        throw bad(key, "an absolute path", node(key));
+      }
+      return key.equals("address")
+          ? checkSocketPath("config " + file + ": key \"address\"", p)
+          : p.normalize();
+    }
+
+    RwMode rwMode(String key, RwMode def) {
+      String v = string(key, def.json());
+      for (RwMode m : RwMode.values()) {
+        if (m.json().equals(v)) {
+          return m;
+        }
+      }
+      throw bad(key, "one of overlayfs, dir, dev", node(key));
+    }
+
+    Exporter exporter(Exporter def) {
+      JsonNode n = node("exporterConfig");
+      if (n == null) {
+        return def;
+      }
+      if (!n.isObject()) {
+        throw bad("exporterConfig", "an object", n);
+      }
+      warnUnknown("exporterConfig.", (ObjectNode) n, Set.of("enable", "uriPrefix", "port", "host"));
+      String prefix = string("exporterConfig.uriPrefix", def.uriPrefix());
+      if (!prefix.startsWith("/")) {
+        throw bad(
+            "exporterConfig.uriPrefix", "a path starting with /", node("exporterConfig.uriPrefix"));
+      }
+      return new Exporter(
+          bool("exporterConfig.enable", def.enable()),
+          prefix,
+          integer("exporterConfig.port", def.port(), 1, 65535),
+          string("exporterConfig.host", def.host()));
+    }
+
+    List<MirrorRegistry> mirrors() {
+      JsonNode n = node("mirrorRegistry");
+      if (n == null) {
+        return List.of();
+      }
+      if (!n.isArray()) {
+        throw bad("mirrorRegistry", "an array of {host, insecure}", n);
+      }
+      List<MirrorRegistry> out = new ArrayList<>();
+      for (int i = 0; i < n.size(); i++) {
+        String key = "mirrorRegistry[" + i + "]";
+        JsonNode e = n.get(i);
+        if (!e.isObject()) {
+          throw bad(key, "an object {host, insecure}", e);
+        }
+        warnUnknown(key + ".", (ObjectNode) e, Set.of("host", "insecure"));
+        JsonNode host = e.get("host");
+        if (host == null || !host.isTextual() || host.textValue().isBlank()) {
+          throw bad(key + ".host", "a registry host name", host);
+        }
+        JsonNode insecure = e.get("insecure");
+        if (insecure != null && !insecure.isNull() && !insecure.isBoolean()) {
+          throw bad(key + ".insecure", "true or false", insecure);
+        }
+        out.add(new MirrorRegistry(host.textValue(), insecure != null && insecure.asBoolean()));
+      }
+      return out;
+    }
+
+    /** Upstream's list, with ext4 and erofs appended when missing, as upstream does. */
+    List<String> turboFsTypes() {
+      JsonNode n = node("turboFsType");
+      Set<String> types = new LinkedHashSet<>();
+      if (n != null) {
+        if (!n.isArray()) {
+          throw bad("turboFsType", "an array of filesystem types", n);
+        }
+        for (JsonNode e : n) {
+          if (!e.isTextual() || !FS_TYPE.matcher(e.textValue()).matches()) {
+            throw bad("turboFsType", "an array of filesystem types", n);
+          }
+          types.add(e.textValue());
+        }
+      } else {
+        types.add("erofs");
+      }
+      types.add("ext4");
+      types.add("erofs");
+      return List.copyOf(types);
+    }
+
+    void warnUnknown(String prefix, ObjectNode object, Set<String> known) {
+      for (Map.Entry<String, JsonNode> field : object.properties()) {
+        String key = field.getKey();
+        if (!known.contains(key)) {
+          warnings.add("config " + file + ": unknown key \"" + prefix + key + "\" ignored");
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+package dev.obd.snapshotter.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The daemon's configuration, with the keys and defaults of the Go overlaybd-snapshotter's {@code
+ * config.json} so that a file written for it starts this daemon unchanged. Immutable; built and
+ * validated once by {@link ConfigLoader}.
+ *
+ * @param root directory holding snapshots and metadata
+ * @param address path of the gRPC unix socket
+ * @param verbose log level, in logrus names (trace, debug, info, warn, error, fatal, panic)
+ * @param logReportCaller add the logging class to each log line
+ * @param rwMode default writable mode of containers on OverlayBD images
+ * @param autoRemoveDev detach an image's device when its last container is removed
+ * @param asyncRemove leave deleting directories of removed snapshots to Cleanup
+ * @param writableLayerType {@code append} or {@code sparse} writable OverlayBD layers
+ * @param exporter the Prometheus endpoint
+ * @param mirrorRegistry registries whose blob URLs use plain http when marked insecure
+ * @param defaultFsType filesystem of OverlayBD layers without a {@code blob-fs-type} label
+ * @param rootfsQuota project quota for container root filesystems, e.g. {@code 20g}; "" for none
+ * @param tenant namespaces TCMU object names so that several instances can share a host; -1 none
+ * @param turboFsType preference order of TurboOCI filesystem metadata
+ * @param runtimeType {@code containerd} or {@code docker}
+ */
+public record SnapshotterConfig(
+    Path root,
+    Path address,
+    String verbose,
+    boolean logReportCaller,
+    RwMode rwMode,
+    boolean autoRemoveDev,
+    boolean asyncRemove,
+    String writableLayerType,
+    Exporter exporter,
+    List<MirrorRegistry> mirrorRegistry,
+    String defaultFsType,
+    String rootfsQuota,
+    int tenant,
+    List<String> turboFsType,
+    String runtimeType) {
+
+  public static final Path DEFAULT_PATH = Path.of("/etc/overlaybd-snapshotter/config.json");
+  public static final Path DEFAULT_ROOT =
+      Path.of("/var/lib/containerd/io.containerd.snapshotter.v1.overlaybd");
+  public static final Path DEFAULT_ADDRESS = Path.of("/run/overlaybd-snapshotter/overlaybd.sock");
+
+  /** Writable mode of a container's root filesystem on an OverlayBD image. */
+  public enum RwMode {
+    /** overlayfs on the image's shared read-only device (upstream's default). */
+    OVERLAYFS("overlayfs"),
+    /** a writable OverlayBD device per container, mounted by the snapshotter. */
+    DIR("dir"),
+    /** a writable OverlayBD device per container, handed to the caller unmounted. */
+    DEV("dev");
+
+    private final String json;
+
+    RwMode(String json) {
+      this.json = json;
+    }
+
+    public String json() {
+      return json;
+    }
+  }
+
+  /** {@code exporterConfig}; {@code host} is ours: upstream listens on every interface. */
+  public record Exporter(boolean enable, String uriPrefix, int port, String host) {
+    public static final Exporter DEFAULT = new Exporter(false, "/metrics", 9863, "127.0.0.1");
+  }
+
+  public record MirrorRegistry(String host, boolean insecure) {
+    public MirrorRegistry {
+      Objects.requireNonNull(host, "host");
+    }
+  }
+
+  public SnapshotterConfig {
+    Objects.requireNonNull(root, "root");
+    Objects.requireNonNull(address, "address");
+    mirrorRegistry = List.copyOf(mirrorRegistry);
+    turboFsType = List.copyOf(turboFsType);
+  }
+
+  /** The configuration used when no file exists at the default path. */
+  public static SnapshotterConfig defaults() {
+    return new SnapshotterConfig(
+        DEFAULT_ROOT,
+        DEFAULT_ADDRESS,
+        "info",
+        false,
+        RwMode.OVERLAYFS,
+        false,
+        false,
+        "append",
+        Exporter.DEFAULT,
+        List.of(),
+        "ext4",
+        "",
+        -1,
+        List.of("erofs", "ext4"),
+        "containerd");
+  }
+
+  public SnapshotterConfig withRoot(Path newRoot) {
+    return new SnapshotterConfig(
+        newRoot,
+        address,
+        verbose,
+        logReportCaller,
+        rwMode,
+        autoRemoveDev,
+        asyncRemove,
+        writableLayerType,
+        exporter,
+        mirrorRegistry,
+        defaultFsType,
+        rootfsQuota,
+        tenant,
+        turboFsType,
+        runtimeType);
+  }
+
+  public SnapshotterConfig withAddress(Path newAddress) {
+    return new SnapshotterConfig(
+        root,
+        newAddress,
+        verbose,
+        logReportCaller,
+        rwMode,
+        autoRemoveDev,
+        asyncRemove,
+        writableLayerType,
+        exporter,
+        mirrorRegistry,
+        defaultFsType,
+        rootfsQuota,
+        tenant,
+        turboFsType,
+        runtimeType);
+  }
+
+  public SnapshotterConfig withVerbose(String level) {
+    return new SnapshotterConfig(
+        root,
+        address,
+        level,
+        logReportCaller,
+        rwMode,
+        autoRemoveDev,
+        asyncRemove,
+        writableLayerType,
+        exporter,
+        mirrorRegistry,
+        defaultFsType,
+        rootfsQuota,
+        tenant,
+        turboFsType,
+        runtimeType);
+  }
+}

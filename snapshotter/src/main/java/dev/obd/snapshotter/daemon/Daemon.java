@@ -1,0 +1,72 @@
+package dev.obd.snapshotter.daemon;
+
+import dev.obd.snapshotter.api.RequestLogInterceptor;
+import dev.obd.snapshotter.api.SnapshotsService;
+import dev.obd.snapshotter.api.StrictRequestParsing;
+import dev.obd.snapshotter.config.SnapshotterConfig;
+import dev.obd.snapshotter.snapshots.OverlayFeatures;
+import dev.obd.snapshotter.snapshots.OverlaySnapshotter;
+import dev.obd.snapshotter.snapshots.Snapshotter;
+import io.grpc.ServerInterceptors;
+import java.io.IOException;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * The running daemon: the snapshotter and the gRPC server in front of it. Owns both; {@link #stop}
+ * stops accepting calls, lets calls in flight finish, then closes the metadata store. Devices and
+ * mounts are deliberately left alone on stop, so that a restart never disturbs running containers.
+ */
+public final class Daemon {
+  private static final Logger LOG = Logger.getLogger(Daemon.class.getName());
+
+  /** How long calls in flight may take to finish after a stop was requested. */
+  static final long STOP_GRACE_MILLIS = 10_000;
+
+  private final Snapshotter snapshotter;
+  private final UnixSocketServer server;
+  private final SystemdNotifier notifier;
+
+  private Daemon(Snapshotter snapshotter, UnixSocketServer server, SystemdNotifier notifier) {
+    this.snapshotter = snapshotter;
+    this.server = server;
+    this.notifier = notifier;
+  }
+
+  public static Daemon start(SnapshotterConfig config, SystemdNotifier notifier)
+      throws IOException {
+    List<String> overlayOptions = OverlayFeatures.detect();
+    Snapshotter snapshotter =
+        OverlaySnapshotter.open(config.root(), config.asyncRemove(), overlayOptions);
+    try {
+      var service =
+          ServerInterceptors.intercept(
+              StrictRequestParsing.apply(new SnapshotsService(snapshotter).bindService()),
+              new RequestLogInterceptor());
+      UnixSocketServer server = UnixSocketServer.start(config.address(), List.of(service));
+      LOG.info(
+          "serving containerd.services.snapshots.v1.Snapshots on "
+              + config.address()
+              + " (root "
+              + config.root()
+              + ", overlay options "
+              + overlayOptions
+              + ")");
+      notifier.notify("READY=1");
+      return new Daemon(snapshotter, server, notifier);
+    } catch (IOException | RuntimeException e) {
+      snapshotter.close();
+      throw e;
+    }
+  }
+
+  public void stop() throws InterruptedException {
+    notifier.notify("STOPPING=1");
+    try {
+      server.shutdown(STOP_GRACE_MILLIS);
+    } finally {
+      snapshotter.close();
+    }
+    LOG.info("stopped");
+  }
+}

@@ -1,0 +1,285 @@
+package dev.obd.snapshotter.snapshots;
+
+import dev.obd.snapshotter.errdefs.AlreadyExistsException;
+import dev.obd.snapshotter.errdefs.FailedPreconditionException;
+import dev.obd.snapshotter.errdefs.InvalidArgumentException;
+import dev.obd.snapshotter.errdefs.NotFoundException;
+import dev.obd.snapshotter.filters.Filter;
+import dev.obd.snapshotter.filters.FilterSyntaxException;
+import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.storage.MetaStore;
+import dev.obd.snapshotter.storage.ReadView;
+import dev.obd.snapshotter.storage.SnapshotRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Snapshots of ordinary image layers and containers on overlayfs, with the behaviour, error kinds
+ * and on-disk layout of containerd's overlayfs snapshotter.
+ *
+ * <p>Metadata changes happen inside {@link MetaStore} write transactions. A new snapshot's
+ * directory is built under a temporary name and renamed to its id inside the transaction, so a
+ * crash leaves either a committed snapshot with its directory or an orphan directory that no record
+ * names. Directories of removed snapshots are deleted after the transaction commits (immediately,
+ * or at {@link #cleanup} with {@code asyncRemove}); failures to delete are logged, never reported,
+ * because the removal itself already happened.
+ *
+ * <p>Thread-safe.
+ */
+public final class OverlaySnapshotter implements Snapshotter {
+  private final SnapshotLayout layout;
+  private final MetaStore store;
+  private final MountPlanner planner;
+  private final boolean asyncRemove;
+  private final SnapshotDirectories dirs;
+
+  private final RootLock lock;
+
+  OverlaySnapshotter(
+      SnapshotLayout layout,
+      MetaStore store,
+      MountPlanner planner,
+      boolean asyncRemove,
+      RootLock lock) {
+    this.layout = layout;
+    this.lock = lock;
+    this.store = store;
+    this.planner = planner;
+    this.asyncRemove = asyncRemove;
+    this.dirs = new SnapshotDirectories(layout);
+  }
+
+  /**
+   * Opens the snapshotter at {@code root}: creates the directories (mode 0700), takes the root's
+   * lock so that no second daemon uses it, opens the metadata, and removes temporary directories a
+   * crash left behind.
+   *
+   * @param overlayOptions options every overlay mount carries, see {@link OverlayFeatures}
+   */
+  public static OverlaySnapshotter open(Path root, boolean asyncRemove, List<String> overlayOptions)
+      throws IOException {
+    SnapshotDirectories.createPrivateDirectory(root);
+    SnapshotLayout layout = new SnapshotLayout(root.toRealPath());
+    SnapshotDirectories.createPrivateDirectory(layout.snapshotsDir());
+    SnapshotDirectories dirs = new SnapshotDirectories(layout);
+    RootLock lock = RootLock.acquire(layout.root());
+    try {
+      MetaStore store = MetaStore.open(layout.metadataFile());
+      store.reserveIdsThrough(dirs.removeTempDirsAndFindHighestId());
+      return new OverlaySnapshotter(
+          layout, store, new MountPlanner(layout, overlayOptions), asyncRemove, lock);
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public List<Mount> prepare(String key, String parent, Map<String, String> labels) {
+    return create(Kind.ACTIVE, key, parent, labels);
+  }
+
+  @Override
+  public List<Mount> view(String key, String parent, Map<String, String> labels) {
+    return create(Kind.VIEW, key, parent, labels);
+  }
+
+  private List<Mount> create(Kind kind, String key, String parent, Map<String, String> labels) {
+    requireName("key", key);
+    Map<String, String> stored = storedLabels(labels);
+    return store.write(
+        tx -> {
+          if (tx.get(key).isPresent()) {
+            throw new AlreadyExistsException("snapshot " + key);
+          }
+          Path temp = dirs.createTemp(kind);
+          try {
+            SnapshotRecord record = tx.create(kind, key, parent, stored);
+            List<Long> ancestors = tx.ancestorIds(record);
+            if (!ancestors.isEmpty()) {
+              dirs.copyOwner(layout.fs(ancestors.get(0)), temp.resolve("fs"));
+            }
+            Path dir = layout.dir(record.id());
+            Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
+            tx.onRollback(() -> dirs.deleteQuietly(dir));
+            return planner.mounts(record.id(), kind, ancestors);
+          } catch (IOException e) {
+            dirs.deleteQuietly(temp);
+            throw new UncheckedIOException("create directory of snapshot " + key, e);
+          } catch (RuntimeException e) {
+            dirs.deleteQuietly(temp);
+            throw e;
+          }
+        });
+  }
+
+  @Override
+  public List<Mount> mounts(String key) {
+    return store.read(
+        view -> {
+          SnapshotRecord record = view.require(key);
+          if (record.kind() == Kind.COMMITTED) {
+            throw new FailedPreconditionException(
+                "requested snapshot " + key + " not active or view");
+          }
+          return planner.mounts(record.id(), record.kind(), view.ancestorIds(record));
+        });
+  }
+
+  @Override
+  public void commit(String name, String key, Map<String, String> labels, String parent) {
+    requireName("name", name);
+    Map<String, String> stored = storedLabels(labels);
+    long id = store.read(view -> view.require(key).id());
+    // Measured outside the transaction: walking a large layer must not stall other writers.
+    DiskUsage measured = DiskUsage.measure(layout.fs(id));
+    store.write(
+        tx -> {
+          DiskUsage usage = measured;
+          long current = tx.require(key).id();
+          if (current != id) {
+            usage = DiskUsage.measure(layout.fs(current)); // removed and re-prepared meanwhile
+          }
+          return tx.commitActive(
+              key, name, new Usage(usage.bytes(), usage.inodes()), stored, parent);
+        });
+  }
+
+  @Override
+  public void remove(String key) {
+    List<Path> removals =
+        store.write(
+            tx -> {
+              tx.remove(key);
+              return asyncRemove ? List.<Path>of() : dirs.orphans(tx);
+            });
+    removals.forEach(dirs::deleteQuietly);
+  }
+
+  @Override
+  public Info stat(String key) {
+    return store.read(view -> info(view, view.require(key)));
+  }
+
+  @Override
+  public Info update(Info info, List<String> fieldPaths) {
+    requireName("name", info.name());
+    LabelRules.validate(info.labels());
+    return store.write(
+        tx -> {
+          SnapshotRecord record =
+              tx.get(info.name())
+                  .orElseThrow(() -> new NotFoundException("snapshot " + info.name()));
+          Map<String, String> labels;
+          if (fieldPaths.isEmpty()) {
+            labels = info.labels();
+          } else {
+            labels = new HashMap<>(record.labels());
+            for (String path : fieldPaths) {
+              if (path.startsWith("labels.")) {
+                String label = path.substring("labels.".length());
+                labels.put(label, info.labels().getOrDefault(label, ""));
+              } else if (path.equals("labels")) {
+                labels = new HashMap<>(info.labels());
+              } else {
+                throw new InvalidArgumentException(
+                    "cannot update \"" + path + "\" field on snapshot \"" + info.name() + "\"");
+              }
+            }
+          }
+          return info(tx, tx.setLabels(info.name(), storedLabels(labels)));
+        });
+  }
+
+  @Override
+  public void walk(List<String> filters, Consumer<Info> consumer) {
+    Filter filter;
+    try {
+      filter = Filter.parseAny(filters);
+    } catch (FilterSyntaxException e) {
+      throw new InvalidArgumentException(e.getMessage(), e);
+    }
+    List<Info> matched =
+        store.read(
+            view -> {
+              List<Info> out = new ArrayList<>();
+              for (SnapshotRecord record : view.all()) {
+                Info info = info(view, record);
+                if (filter.matches(path -> field(info, path))) {
+                  out.add(info);
+                }
+              }
+              return out;
+            });
+    // Delivered outside the read lock: the consumer may block on a slow client.
+    matched.forEach(consumer);
+  }
+
+  @Override
+  public Usage usage(String key) {
+    SnapshotRecord record = store.read(view -> view.require(key));
+    if (record.kind() != Kind.ACTIVE) {
+      return record.usage();
+    }
+    DiskUsage du = DiskUsage.measure(layout.fs(record.id()));
+    return new Usage(du.bytes(), du.inodes());
+  }
+
+  @Override
+  public void cleanup() {
+    List<Path> orphans = store.write(dirs::orphans);
+    orphans.forEach(dirs::deleteQuietly);
+  }
+
+  @Override
+  public void close() {
+    try {
+      store.close();
+    } finally {
+      lock.close();
+    }
+  }
+
+  private static Info info(ReadView view, SnapshotRecord r) {
+    return new Info(r.key(), view.parentKey(r), r.kind(), r.labels(), r.created(), r.updated());
+  }
+
+  /** The value at a filter field path, as containerd's snapshot filter adaptor defines it. */
+  private static String field(Info info, List<String> path) {
+    return switch (path.get(0)) {
+      case "kind" -> info.kind().filterName();
+      case "name" -> info.name();
+      case "parent" -> info.parent();
+      case "labels" ->
+          info.labels().isEmpty()
+              ? null
+              : info.labels().get(String.join(".", path.subList(1, path.size())));
+      default -> null;
+    };
+  }
+
+  private static void requireName(String what, String value) {
+    if (value.isEmpty()) {
+      throw new InvalidArgumentException(what + " must not be empty");
+    }
+  }
+
+  /**
+   * Labels as containerd's store keeps them: validated, and without empty values (an empty value
+   * means "no such label").
+   */
+  private static Map<String, String> storedLabels(Map<String, String> labels) {
+    LabelRules.validate(labels);
+    Map<String, String> kept = new HashMap<>(labels);
+    kept.values().removeIf(String::isEmpty);
+    return kept;
+  }
+}

@@ -1,0 +1,51 @@
+package dev.obd.snapshotter.storage;
+
+import dev.obd.snapshotter.snapshots.Kind;
+import dev.obd.snapshotter.snapshots.Usage;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Everything the metadata store knows about one snapshot. Immutable; a change produces a new
+ * record.
+ *
+ * @param id numeric identifier, never reused; also the snapshot's directory name
+ * @param key the active snapshot's key or the committed snapshot's name
+ * @param parentId the parent's id, or 0 for none
+ * @param usage disk usage recorded at commit (zero before)
+ * @param storageType how the snapshot's data is stored; 1 is an ordinary overlayfs directory (the
+ *     other codes belong to the OverlayBD support and are only persisted here)
+ */
+public record SnapshotRecord(
+    long id,
+    String key,
+    long parentId,
+    Kind kind,
+    Map<String, String> labels,
+    Instant created,
+    Instant updated,
+    Usage usage,
+    int storageType) {
+
+  /** Storage type of an ordinary overlayfs snapshot. */
+  public static final int STORAGE_NORMAL = 1;
+
+  public SnapshotRecord {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(kind, "kind");
+    labels = Map.copyOf(labels);
+    Objects.requireNonNull(created, "created");
+    Objects.requireNonNull(updated, "updated");
+    Objects.requireNonNull(usage, "usage");
+  }
+
+  public boolean hasParent() {
+    return parentId != 0;
+  }
+
+  SnapshotRecord withLabels(Map<String, String> newLabels, Instant when) {
+    return new SnapshotRecord(
+        id, key, parentId, kind, newLabels, created, when, usage, storageType);
+  }
+}

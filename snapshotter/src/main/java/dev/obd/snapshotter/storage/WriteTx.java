@@ -1,0 +1,43 @@
+package dev.obd.snapshotter.storage;
+
+import dev.obd.snapshotter.snapshots.Kind;
+import dev.obd.snapshotter.snapshots.Usage;
+import java.util.Map;
+
+/**
+ * One write transaction. Changes become visible to readers, and durable, only when the function
+ * passed to {@link MetaStore#write} returns; if it throws, none of them happen and the rollback
+ * actions run. The checks and error kinds are those of containerd's metadata store.
+ */
+public interface WriteTx extends ReadView {
+
+  /**
+   * Records a new active snapshot or view.
+   *
+   * @throws dev.obd.snapshotter.errdefs.NotFoundException if {@code parent} does not exist
+   * @throws dev.obd.snapshotter.errdefs.InvalidArgumentException if {@code parent} is not committed
+   * @throws dev.obd.snapshotter.errdefs.AlreadyExistsException if {@code key} is taken
+   */
+  SnapshotRecord create(Kind kind, String key, String parent, Map<String, String> labels);
+
+  /**
+   * Turns the active snapshot {@code key} into the committed snapshot {@code name}, keeping its id.
+   * Labels are replaced, not merged. A non-empty {@code parent} sets the parent of a snapshot that
+   * had none.
+   */
+  SnapshotRecord commitActive(
+      String key, String name, Usage usage, Map<String, String> labels, String parent);
+
+  /**
+   * Deletes the record of {@code key}.
+   *
+   * @throws dev.obd.snapshotter.errdefs.FailedPreconditionException if it has children
+   */
+  SnapshotRecord remove(String key);
+
+  /** Replaces the labels of {@code key} and sets its update time to now. */
+  SnapshotRecord setLabels(String key, Map<String, String> labels);
+
+  /** Runs {@code action} if the transaction does not commit (to undo file system changes). */
+  void onRollback(Runnable action);
+}
