@@ -1,0 +1,499 @@
+package dev.obd.image.zfile;
+
+import dev.obd.image.ByteSource;
+import dev.obd.image.LayerFormatException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * The uncompressed view of a ZFile: a seekable file split into independently compressed blocks with
+ * a jump table. Every block read is checked against its CRC when the file carries them, and
+ * decompresses into at most one block, so corrupt or hostile input fails with a {@link
+ * LayerFormatException} naming the block and its offset, never with wrong bytes or an unbounded
+ * allocation.
+ *
+ * <p>Thread-safe and positional: the jump table is immutable after {@link #open}; each reading
+ * thread uses its own scratch buffers (about 1.1 MiB of direct memory per thread, kept for the
+ * thread's life). The reader does not own the source: closing it closes nothing else.
+ */
+public final class ZFileReader implements ByteSource {
+  /** Upstream's limit on the number of jump-table entries. */
+  public static final long MAX_INDEX_SIZE = 1_000_000_000L;
+
+  /** Largest block size the reader accepts (upstream rejects larger). */
+  public static final int MAX_BLOCK_SIZE = 65536;
+
+  /** Blocks are grouped so that 16-bit offsets from the group start suffice (upstream layout). */
+  private static final int GROUP_BYTES = 65536;
+
+  /** Most compressed bytes fetched from the source in one request. */
+  private static final int IO_BYTES = 1 << 20;
+
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  private final ByteSource source;
+  private final String name;
+  private final ZFileHeader header;
+  private final ZFileHeader effective;
+  private final Compression compression;
+  private final BlockCodec codec;
+  private final int blockShift;
+  private final int blockSize;
+  private final long originalSize;
+  private final int blockCount;
+  private final boolean verify;
+  private final int groupShift;
+  private final long[] groupStart;
+  private final char[] delta;
+
+  private ZFileReader(
+      ByteSource source,
+      ZFileHeader header,
+      ZFileHeader effective,
+      long[] groupStart,
+      char[] delta,
+      int groupShift,
+      int blockCount) {
+    this.source = source;
+    this.name = source.describe();
+    this.header = header;
+    this.effective = effective;
+    this.compression = Compression.fromCode(effective.algorithm());
+    this.codec = BlockCodec.of(compression);
+    this.blockSize = effective.blockSize();
+    this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+    this.originalSize = effective.originalFileSize();
+    this.blockCount = blockCount;
+    this.verify = effective.verify();
+    this.groupShift = groupShift;
+    this.groupStart = groupStart;
+    this.delta = delta;
+  }
+
+  /** Whether {@code source} starts with the ZFile magics (it may still be corrupt). */
+  public static boolean detect(ByteSource source) throws IOException {
+    if (source.size() < ZFileHeader.BLOCK) {
+      return false;
+    }
+    return ZFileHeader.hasMagic(readBlock(source, 0));
+  }
+
+  /**
+   * Opens the ZFile in {@code source}: checks the header (digest when flagged), takes the index
+   * fields from the rewritten header or else from the trailer, and loads and checks the jump table.
+   *
+   * @throws LayerFormatException when the source is not a valid ZFile
+   */
+  public static ZFileReader open(ByteSource source) throws IOException {
+    String name = source.describe();
+    long size = source.size();
+    if (size < 2L * ZFileHeader.BLOCK) {
+      throw new LayerFormatException(
+          "open ZFile " + name + ": " + size + " bytes is too short for a header and a trailer");
+    }
+    byte[] block = readBlock(source, 0);
+    if (!ZFileHeader.hasMagic(block)) {
+      throw new LayerFormatException("open ZFile " + name + " at offset 0: bad magic");
+    }
+    ZFileHeader header = ZFileHeader.parse(block);
+    if (!header.isHeader()) {
+      throw new LayerFormatException(
+          "open ZFile " + name + " at offset 0: header block lacks the header flag");
+    }
+    if (header.hasDigest() && ZFileHeader.computeDigest(block) != header.digest()) {
+      throw new LayerFormatException(
+          "open ZFile "
+              + name
+              + " at offset 0: header digest mismatch (stored "
+              + hex(header.digest())
+              + ", computed "
+              + hex(ZFileHeader.computeDigest(block))
+              + ")");
+    }
+    ZFileHeader effective;
+    long indexLimit;
+    if (header.isHeaderOverwrite()) {
+      effective = header;
+      indexLimit = size;
+    } else {
+      if (!header.isDataFile()) {
+        throw new LayerFormatException(
+            "open ZFile " + name + " at offset 0: header lacks the data-file flag");
+      }
+      long trailerOffset = size - ZFileHeader.BLOCK;
+      byte[] t = readBlock(source, trailerOffset);
+      if (!ZFileHeader.hasMagic(t)) {
+        throw new LayerFormatException(
+            "open ZFile trailer of " + name + " at offset " + trailerOffset + ": bad magic");
+      }
+      effective = ZFileHeader.parse(t);
+      if (effective.isHeader() || !effective.isDataFile() || !effective.isSealed()) {
+        throw new LayerFormatException(
+            "open ZFile trailer of "
+                + name
+                + " at offset "
+                + trailerOffset
+                + ": flags "
+                + hex(effective.definedFlags())
+                + " are not those of a sealed trailer");
+      }
+      indexLimit = trailerOffset;
+    }
+    return load(source, header, effective, indexLimit);
+  }
+
+  private static ZFileReader load(
+      ByteSource source, ZFileHeader header, ZFileHeader e, long indexLimit) throws IOException {
+    String where = "open ZFile " + source.describe();
+    if (Compression.fromCode(e.algorithm()) == null) {
+      throw new LayerFormatException(
+          where + ": unsupported compression algorithm " + e.algorithm() + " (1 = LZ4, 2 = zstd)");
+    }
+    if (e.useDict() != 0) {
+      throw new LayerFormatException(where + ": compression dictionaries are not supported");
+    }
+    int bs = e.blockSize();
+    if (bs < 512 || bs > MAX_BLOCK_SIZE || Integer.bitCount(bs) != 1) {
+      throw new LayerFormatException(
+          where
+              + ": block size "
+              + bs
+              + " is not a power of two between 512 and "
+              + MAX_BLOCK_SIZE);
+    }
+    long original = e.originalFileSize();
+    long needed = original < 0 ? -1 : (original + bs - 1) / bs;
+    if (needed < 0 || needed > Integer.MAX_VALUE - 1L) {
+      throw new LayerFormatException(where + ": absurd original size " + original);
+    }
+    long n = e.indexSize();
+    if (n < 0 || n > MAX_INDEX_SIZE) {
+      throw new LayerFormatException(
+          where + ": jump table of " + n + " entries exceeds the limit " + MAX_INDEX_SIZE);
+    }
+    if (n < needed) {
+      throw new LayerFormatException(
+          where
+              + ": jump table has "
+              + n
+              + " entries but the original size "
+              + original
+              + " needs "
+              + needed);
+    }
+    long dataStart = ZFileHeader.BLOCK + e.dictSize();
+    long tableOffset = e.indexOffset();
+    if (tableOffset < dataStart || tableOffset > indexLimit || 4 * n > indexLimit - tableOffset) {
+      throw new LayerFormatException(
+          where
+              + ": jump table at offset "
+              + tableOffset
+              + " with "
+              + n
+              + " entries lies outside ["
+              + dataStart
+              + ", "
+              + indexLimit
+              + ")");
+    }
+
+    int count = (int) needed;
+    int groupShift = Integer.numberOfTrailingZeros(GROUP_BYTES / bs);
+    long[] groupStart = new long[(count >>> groupShift) + 1];
+    char[] delta = new char[count + 1];
+    int maxStored = BlockCodec.of(Compression.fromCode(e.algorithm())).maxCompressedLength(bs) + 4;
+    int minStored = e.verify() ? 5 : 1;
+
+    CRC32C crc = new CRC32C();
+    ByteBuffer chunk = ByteBuffer.allocate(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
+    long pos = dataStart;
+    long group = dataStart;
+    for (long i = 0, read = 0; i < n; ) {
+      chunk.clear();
+      int bytes = (int) Math.min(chunk.capacity(), 4 * n - read);
+      chunk.limit(bytes);
+      source.readFully(tableOffset + read, chunk);
+      chunk.flip();
+      crc.update(chunk.duplicate());
+      read += bytes;
+      for (; chunk.remaining() >= 4; i++) {
+        long len = chunk.getInt() & 0xFFFFFFFFL;
+        if (i >= count) {
+          continue; // entries beyond the original size are tolerated but unused
+        }
+        int b = (int) i;
+        if ((b & ((1 << groupShift) - 1)) == 0) {
+          group = pos;
+          groupStart[b >>> groupShift] = pos;
+        }
+        long d = pos - group;
+        if (d >= 65535) {
+          throw new LayerFormatException(
+              where + ": jump table entry " + b + " is more than 64 KiB past its group start");
+        }
+        delta[b] = (char) d;
+        if (len < minStored || len > maxStored) {
+          throw new LayerFormatException(
+              where
+                  + ": jump table entry "
+                  + b
+                  + " gives block length "
+                  + len
+                  + ", outside ["
+                  + minStored
+                  + ", "
+                  + maxStored
+                  + "] for block size "
+                  + bs);
+        }
+        pos += len;
+      }
+    }
+    if ((count & ((1 << groupShift) - 1)) == 0) {
+      group = pos;
+      groupStart[count >>> groupShift] = pos;
+    }
+    long d = pos - group;
+    if (d >= 65535) {
+      throw new LayerFormatException(where + ": last block ends more than 64 KiB past its group");
+    }
+    delta[count] = (char) d;
+    if (pos > tableOffset) {
+      throw new LayerFormatException(
+          where
+              + ": blocks end at offset "
+              + pos
+              + ", past the jump table at offset "
+              + tableOffset);
+    }
+    if (e.hasDigest()) {
+      int computed = Crc32c.seedZeroFromStandard((int) crc.getValue(), 4 * n);
+      if (computed != e.indexCrc()) {
+        throw new LayerFormatException(
+            where
+                + ": jump table at offset "
+                + tableOffset
+                + " fails its CRC (stored "
+                + hex(e.indexCrc())
+                + ", computed "
+                + hex(computed)
+                + ")");
+      }
+    }
+    return new ZFileReader(source, header, e, groupStart, delta, groupShift, count);
+  }
+
+  /** The header block at offset 0, as stored. */
+  public ZFileHeader header() {
+    return header;
+  }
+
+  /** The header or trailer whose index fields are in use (the header when it was rewritten). */
+  public ZFileHeader effectiveHeader() {
+    return effective;
+  }
+
+  public Compression compression() {
+    return compression;
+  }
+
+  public int blockSize() {
+    return blockSize;
+  }
+
+  /** Number of blocks holding the original bytes. */
+  public int blockCount() {
+    return blockCount;
+  }
+
+  /** Stored length of block {@code i}, including its CRC. */
+  public int storedLength(int i) {
+    return (int) (blockStart(i + 1) - blockStart(i));
+  }
+
+  /** Byte offset of block {@code i} in the source. */
+  public long blockOffset(int i) {
+    return blockStart(i);
+  }
+
+  /** The uncompressed size. */
+  @Override
+  public long size() {
+    return originalSize;
+  }
+
+  @Override
+  public String describe() {
+    return name;
+  }
+
+  /** Closes the underlying source. */
+  @Override
+  public void close() throws IOException {
+    source.close();
+  }
+
+  /**
+   * Checks the CRC of every block and that it decompresses to its exact length. Returns the number
+   * of blocks checked.
+   *
+   * @throws LayerFormatException on the first bad block
+   */
+  public int verifyAllBlocks() throws IOException {
+    ByteBuffer sink = ByteBuffer.allocateDirect(IO_BYTES);
+    for (long pos = 0; pos < originalSize; ) {
+      sink.clear();
+      int n = (int) Math.min(sink.capacity(), originalSize - pos);
+      sink.limit(n);
+      readFully(pos, sink);
+      pos += n;
+    }
+    return blockCount;
+  }
+
+  @Override
+  public void readFully(long position, ByteBuffer dst) throws IOException {
+    int n = dst.remaining();
+    if (position < 0 || position > originalSize - n) {
+      throw new EOFException(
+          "read "
+              + n
+              + " bytes of ZFile "
+              + name
+              + " at uncompressed offset "
+              + position
+              + ": past its end ("
+              + originalSize
+              + " bytes)");
+    }
+    Scratch s = SCRATCH.get();
+    ByteBuffer comp = s.compressed;
+    long pos = position;
+    while (dst.hasRemaining()) {
+      int first = (int) (pos >>> blockShift);
+      int last = (int) ((pos + dst.remaining() - 1) >>> blockShift);
+      long runStart = blockStart(first);
+      int runLast = first;
+      while (runLast < last && blockStart(runLast + 2) - runStart <= comp.capacity()) {
+        runLast++;
+      }
+      int runBytes = (int) (blockStart(runLast + 1) - runStart);
+      comp.clear().limit(runBytes);
+      source.readFully(runStart, comp);
+      int off = 0;
+      for (int b = first; b <= runLast; b++) {
+        int stored = (int) (blockStart(b + 1) - blockStart(b));
+        int payload = verify ? stored - 4 : stored;
+        if (verify) {
+          checkCrc(s, comp, off, payload, b, runStart + off);
+        }
+        int blockLen = blockLength(b);
+        int inBlock = (int) (pos - ((long) b << blockShift));
+        int want = Math.min(blockLen - inBlock, dst.remaining());
+        if (inBlock == 0
+            && want == blockLen
+            && (dst.isDirect() || codec.acceptsHeapDestination())) {
+          decompress(comp, off, payload, dst, dst.position(), blockLen, b, runStart + off);
+          dst.position(dst.position() + blockLen);
+        } else {
+          decompress(comp, off, payload, s.block, 0, blockLen, b, runStart + off);
+          ByteBuffer slice = s.block.duplicate();
+          slice.limit(inBlock + want).position(inBlock);
+          dst.put(slice);
+        }
+        pos += want;
+        off += stored;
+      }
+    }
+  }
+
+  private void checkCrc(Scratch s, ByteBuffer comp, int off, int payload, int b, long at)
+      throws LayerFormatException {
+    int stored = comp.getInt(off + payload);
+    comp.limit(off + payload).position(off);
+    s.crc.reset();
+    s.crc.update(comp);
+    int computed = Crc32c.blockFromStandard((int) s.crc.getValue(), payload);
+    comp.limit(comp.capacity());
+    if (computed != stored) {
+      throw new LayerFormatException(
+          "read ZFile block "
+              + b
+              + " of "
+              + name
+              + " at offset "
+              + at
+              + ": CRC mismatch (stored "
+              + hex(stored)
+              + ", computed "
+              + hex(computed)
+              + ")");
+    }
+  }
+
+  private void decompress(
+      ByteBuffer comp,
+      int off,
+      int payload,
+      ByteBuffer dst,
+      int dstOff,
+      int expected,
+      int b,
+      long at)
+      throws LayerFormatException {
+    int got;
+    try {
+      got = codec.decompress(comp, off, payload, dst, dstOff, expected);
+    } catch (IllegalStateException e) {
+      throw new LayerFormatException(
+          "read ZFile block " + b + " of " + name + " at offset " + at + ": " + e.getMessage(), e);
+    }
+    if (got != expected) {
+      throw new LayerFormatException(
+          "read ZFile block "
+              + b
+              + " of "
+              + name
+              + " at offset "
+              + at
+              + ": decompressed to "
+              + got
+              + " bytes, expected "
+              + expected);
+    }
+  }
+
+  private int blockLength(int b) {
+    long start = (long) b << blockShift;
+    return (int) Math.min(blockSize, originalSize - start);
+  }
+
+  private long blockStart(int i) {
+    return groupStart[i >>> groupShift] + delta[i];
+  }
+
+  private static byte[] readBlock(ByteSource source, long offset) throws IOException {
+    byte[] block = new byte[ZFileHeader.BLOCK];
+    source.readFully(offset, ByteBuffer.wrap(block));
+    return block;
+  }
+
+  static String hex(long v) {
+    return "0x" + Long.toHexString(v).toUpperCase(java.util.Locale.ROOT);
+  }
+
+  static String hex(int v) {
+    return hex(v & 0xFFFFFFFFL);
+  }
+
+  /** Per-thread buffers: compressed bytes of one request, one decompressed block, a CRC. */
+  private static final class Scratch {
+    final ByteBuffer compressed =
+        ByteBuffer.allocateDirect(IO_BYTES + 2 * MAX_BLOCK_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    final ByteBuffer block = ByteBuffer.allocateDirect(MAX_BLOCK_SIZE);
+    final CRC32C crc = new CRC32C();
+  }
+}
