@@ -59,7 +59,13 @@ public final class SnapshotterDaemon implements AutoCloseable {
     }
     args.addAll(List.of("--log-level", "debug"));
     args.addAll(List.of(extraArgs));
-    Path logDir = socket != null ? socket.getParent() : root.getParent();
+    Path logDir =
+        java.util.stream.Stream.of(socket, root)
+            .filter(java.util.Objects::nonNull)
+            .map(Path::getParent)
+            .filter(Files::isDirectory)
+            .findFirst()
+            .orElse(Path.of(System.getProperty("java.io.tmpdir")));
     return new SnapshotterDaemon(root, socket, launchRaw(logDir, env, args));
   }
 
@@ -95,7 +101,7 @@ public final class SnapshotterDaemon implements AutoCloseable {
     process.awaitCondition("serving on " + socket, READY_DEADLINE, () -> accepts(socket));
   }
 
-  static boolean accepts(Path socket) {
+  public static boolean accepts(Path socket) {
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
       ch.connect(UnixDomainSocketAddress.of(socket));
       return true;
