@@ -31,7 +31,7 @@ public record Export(String name, String description, VirtualDisk disk, int bloc
   }
 
   /** The transmission flags announced for this export. */
-  int transmissionFlags() {
+  public int transmissionFlags() {
     int flags = NbdProtocol.TFLAG_HAS_FLAGS | NbdProtocol.TFLAG_SEND_FLUSH;
     if (readOnly()) {
       flags |= NbdProtocol.TFLAG_READ_ONLY | NbdProtocol.TFLAG_CAN_MULTI_CONN;

@@ -1,0 +1,177 @@
+package dev.obd.backstore.api;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.URLEncoder;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Java client of the obd-backstore control API, for the snapshotter and obdctl. One HTTP/1.1
+ * request per unix-socket connection; every call has a deadline. Thread-safe.
+ *
+ * <pre>
+ * BackstoreClient c = new BackstoreClient(Path.of("/run/obd-backstore/backstore.sock"));
+ * DeviceInfo d = c.add(Path.of(".../block/config.v1.json"), Duration.ofSeconds(90));
+ * mount(d.device()) ... c.remove(d.device(), Duration.ofSeconds(30));
+ * </pre>
+ */
+public final class BackstoreClient {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ExecutorService CALLS =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "backstore-client");
+            t.setDaemon(true);
+            return t;
+          });
+
+  private final Path socket;
+
+  public BackstoreClient(Path socket) {
+    this.socket = socket;
+  }
+
+  /**
+   * Attaches the device of {@code config} (idempotent) and returns it.
+   *
+   * @throws BackstoreApiException with the daemon's reason, e.g. "attach device for config
+   *     /x/config.v1.json: open lowers[0] (...): registry answered 401 (...)"
+   */
+  public DeviceInfo add(Path config, Duration deadline) throws BackstoreApiException {
+    String body;
+    try {
+      body = JSON.writeValueAsString(Map.of("config", config.toAbsolutePath().toString()));
+    } catch (IOException e) {
+      throw new BackstoreApiException(400, "encode request", e);
+    }
+    return decode(call("POST", "/v1/devices", body, deadline), new TypeReference<DeviceInfo>() {});
+  }
+
+  /** Removes the device named by its id, block device path or config path. */
+  public void remove(String key, Duration deadline) throws BackstoreApiException {
+    call("DELETE", "/v1/devices?key=" + enc(key), null, deadline);
+  }
+
+  public DeviceInfo get(String key, Duration deadline) throws BackstoreApiException {
+    return decode(
+        call("GET", "/v1/devices?key=" + enc(key), null, deadline),
+        new TypeReference<DeviceInfo>() {});
+  }
+
+  public List<DeviceInfo> list(Duration deadline) throws BackstoreApiException {
+    return decode(
+        call("GET", "/v1/devices", null, deadline), new TypeReference<List<DeviceInfo>>() {});
+  }
+
+  /** The daemon's attach mode ("nbd" or "fuse") and counters. */
+  public DaemonInfo info(Duration deadline) throws BackstoreApiException {
+    return decode(call("GET", "/v1/info", null, deadline), new TypeReference<DaemonInfo>() {});
+  }
+
+  /** Whether a daemon answers on {@code socket}. */
+  public static boolean answers(Path socket) {
+    try {
+      new BackstoreClient(socket).info(Duration.ofSeconds(2));
+      return true;
+    } catch (BackstoreApiException e) {
+      return e.status() != 503;
+    }
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+
+  private static <T> T decode(String body, TypeReference<T> type) throws BackstoreApiException {
+    try {
+      return JSON.readValue(body, type);
+    } catch (IOException e) {
+      throw new BackstoreApiException(
+          500, "unreadable answer from obd-backstore: " + e.getMessage(), e);
+    }
+  }
+
+  private String call(String method, String path, String body, Duration deadline)
+      throws BackstoreApiException {
+    String what = method + " " + path + " on " + socket;
+    Future<String> f = CALLS.submit(() -> exchange(method, path, body));
+    try {
+      return f.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      throw new BackstoreApiException(503, what + ": no answer within " + deadline, e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof BackstoreApiException b) {
+        throw b;
+      }
+      throw new BackstoreApiException(
+          503, what + ": obd-backstore unreachable: " + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BackstoreApiException(503, what + ": interrupted", e);
+    }
+  }
+
+  private String exchange(String method, String path, String body) throws IOException {
+    byte[] payload = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+    String head =
+        method
+            + " "
+            + path
+            + " HTTP/1.1\r\nHost: obd-backstore\r\nConnection: close\r\n"
+            + (body == null ? "" : "Content-Type: application/json\r\n")
+            + "Content-Length: "
+            + payload.length
+            + "\r\n\r\n";
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+      ByteBuffer out = ByteBuffer.allocate(head.length() + payload.length);
+      out.put(head.getBytes(StandardCharsets.US_ASCII)).put(payload).flip();
+      while (out.hasRemaining()) {
+        ch.write(out);
+      }
+      ByteArrayOutputStream in = new ByteArrayOutputStream();
+      ByteBuffer buf = ByteBuffer.allocate(65536);
+      while (ch.read(buf) >= 0) {
+        buf.flip();
+        in.write(buf.array(), 0, buf.limit());
+        buf.clear();
+      }
+      String resp = in.toString(StandardCharsets.UTF_8);
+      int sep = resp.indexOf("\r\n\r\n");
+      if (!resp.startsWith("HTTP/1.1 ") || sep < 0) {
+        throw new IOException("malformed HTTP answer");
+      }
+      int status = Integer.parseInt(resp.substring(9, 12));
+      String content = resp.substring(sep + 4);
+      if (status >= 300) {
+        String message = content;
+        try {
+          JsonNode n = JSON.readTree(content);
+          message = n.path("error").asText(content);
+        } catch (IOException e) {
+          // not JSON: use the text as it is
+        }
+        throw new BackstoreApiException(status, message);
+      }
+      return content;
+    }
+  }
+}

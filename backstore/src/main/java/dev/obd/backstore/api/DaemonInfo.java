@@ -1,0 +1,29 @@
+package dev.obd.backstore.api;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * The daemon as a whole: which attach path it uses and its registry and cache counters.
+ *
+ * @param attachMode "nbd" or "fuse"
+ * @param devices number of devices
+ * @param registryBytes blob bytes fetched from registries since start
+ * @param registryRequests HTTP requests sent to registries since start
+ * @param cacheHits chunk reads served from the range cache
+ * @param cacheMisses chunk reads that went to the registry
+ * @param cacheCorrupt damaged cache chunks or blobs detected (and refetched)
+ * @param cacheUsedBytes bytes the range cache holds
+ * @param cacheCapacityBytes the cache's size bound
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record DaemonInfo(
+    @JsonProperty("attachMode") String attachMode,
+    @JsonProperty("devices") int devices,
+    @JsonProperty("registryBytes") long registryBytes,
+    @JsonProperty("registryRequests") long registryRequests,
+    @JsonProperty("cacheHits") long cacheHits,
+    @JsonProperty("cacheMisses") long cacheMisses,
+    @JsonProperty("cacheCorrupt") long cacheCorrupt,
+    @JsonProperty("cacheUsedBytes") long cacheUsedBytes,
+    @JsonProperty("cacheCapacityBytes") long cacheCapacityBytes) {}

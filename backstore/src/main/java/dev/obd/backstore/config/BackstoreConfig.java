@@ -1,0 +1,216 @@
+package dev.obd.backstore.config;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.obd.registry.RegistrySettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The daemon's configuration file ({@code /etc/obd/backstore.json}), parsed and validated once at
+ * start. Keys follow upstream's {@code overlaybd.json} where the meaning is the same ({@code
+ * cacheConfig}, {@code credentialFilePath}, {@code p2pConfig}, {@code download}, {@code
+ * prefetchConfig}); the rest are ours. Every key is optional; see {@link #describeKeys()}.
+ */
+@JsonIgnoreProperties(ignoreUnknown = false)
+public record BackstoreConfig(
+    @JsonProperty("socket") String socket,
+    @JsonProperty("stateDir") String stateDir,
+    @JsonProperty("runDir") String runDir,
+    @JsonProperty("attachMode") String attachMode,
+    @JsonProperty("blockSize") Integer blockSize,
+    @JsonProperty("ioThreads") Integer ioThreads,
+    @JsonProperty("logLevel") String logLevel,
+    @JsonProperty("cacheConfig") CacheConfig cacheConfig,
+    @JsonProperty("credentialFilePath") String credentialFilePath,
+    @JsonProperty("dockerConfigPath") String dockerConfigPath,
+    @JsonProperty("timeouts") Timeouts timeouts,
+    @JsonProperty("mirrors") List<Mirror> mirrors,
+    @JsonProperty("p2pConfig") P2pConfig p2pConfig,
+    @JsonProperty("download") DownloadConfig download,
+    @JsonProperty("prefetchConfig") PrefetchConfig prefetchConfig) {
+
+  public static final Path DEFAULT_PATH = Path.of("/etc/obd/backstore.json");
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
+
+  public BackstoreConfig {
+    socket = or(socket, "/run/obd-backstore/backstore.sock");
+    stateDir = or(stateDir, "/var/lib/obd-backstore");
+    runDir = or(runDir, "/run/obd-backstore");
+    attachMode = or(attachMode, "auto");
+    blockSize = blockSize == null ? 4096 : blockSize;
+    ioThreads = ioThreads == null ? 32 : ioThreads;
+    logLevel = or(logLevel, "info");
+    cacheConfig = cacheConfig == null ? new CacheConfig(null, null, null) : cacheConfig;
+    credentialFilePath = or(credentialFilePath, "/opt/overlaybd/cred.json");
+    dockerConfigPath = or(dockerConfigPath, "/root/.docker/config.json");
+    timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
+    mirrors = mirrors == null ? List.of() : List.copyOf(mirrors);
+    p2pConfig = p2pConfig == null ? new P2pConfig(false, null) : p2pConfig;
+    download = download == null ? DownloadConfig.DEFAULT : download;
+    prefetchConfig = prefetchConfig == null ? new PrefetchConfig(null) : prefetchConfig;
+    if (!List.of("auto", "nbd", "fuse").contains(attachMode)) {
+      throw new IllegalArgumentException("attachMode must be auto, nbd or fuse, not " + attachMode);
+    }
+    if (blockSize != 512 && blockSize != 4096) {
+      throw new IllegalArgumentException("blockSize must be 512 or 4096, not " + blockSize);
+    }
+    if (ioThreads < 1 || ioThreads > 1024) {
+      throw new IllegalArgumentException("ioThreads must be 1..1024, not " + ioThreads);
+    }
+  }
+
+  /** All defaults. */
+  public static BackstoreConfig defaults() {
+    return new BackstoreConfig(
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+  }
+
+  /** Reads {@code file}; a missing file at the default path means all defaults. */
+  public static BackstoreConfig read(Path file) throws IOException {
+    try {
+      return JSON.readValue(Files.readAllBytes(file), BackstoreConfig.class);
+    } catch (NoSuchFileException e) {
+      if (file.equals(DEFAULT_PATH)) {
+        return defaults();
+      }
+      throw new IOException("backstore config " + file + " does not exist", e);
+    } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
+      Throwable c = e.getCause() != null ? e.getCause() : e;
+      throw new IOException("backstore config " + file + ": " + c.getMessage(), e);
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IOException("backstore config " + file + ": " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /** The registry side of the settings. */
+  public RegistrySettings registrySettings() {
+    return new RegistrySettings(
+        Path.of(credentialFilePath),
+        Path.of(dockerConfigPath),
+        Duration.ofMillis(timeouts.connectMs()),
+        Duration.ofMillis(timeouts.requestMs()),
+        Duration.ofMillis(timeouts.readDeadlineMs()),
+        mirrors.stream().map(m -> new RegistrySettings.Mirror(m.host(), m.endpoint())).toList(),
+        p2pConfig.enable() ? p2pConfig.address() : "");
+  }
+
+  /** The text of {@code --help} that documents every key. */
+  public static String describeKeys() {
+    return String.join(
+        "\n",
+        "Config file keys (JSON object; every key optional):",
+        "  socket              control API unix socket [/run/obd-backstore/backstore.sock]",
+        "  stateDir            device records kept across restarts [/var/lib/obd-backstore]",
+        "  runDir              per-device NBD sockets and FUSE mount points [/run/obd-backstore]",
+        "  attachMode          auto | nbd (kernel /dev/nbdN via netlink) | fuse (nbdfuse + loop) [auto]",
+        "  blockSize           512 or 4096, the block size announced to NBD clients [4096]",
+        "  ioThreads           disk requests served at once, all devices together [32]",
+        "  logLevel            trace | debug | info | warn | error [info]",
+        "  cacheConfig         {cacheDir [/var/cache/obd-backstore], cacheSizeGB [4], refillSize [262144]}",
+        "                      persistent cache of registry ranges, LRU-evicted beyond cacheSizeGB",
+        "  credentialFilePath  upstream cred.json {\"auths\":{host[/repo]:{auth|username,password}}}",
+        "                      [/opt/overlaybd/cred.json]",
+        "  dockerConfigPath    docker config.json, used after cred.json [/root/.docker/config.json]",
+        "  timeouts            {connectMs [5000], requestMs [30000] (one HTTP attempt),",
+        "                       readDeadlineMs [60000] (a read retries until then, then fails with EIO),",
+        "                       attachMs [60000] (add device), deadConnectionSec [3600] (kernel nbd waits",
+        "                       this long for the backstore to come back after a crash)}",
+        "  mirrors             [{host, endpoint}]: blobs of host are tried at endpoint first",
+        "  p2pConfig           {enable [false], address [http://localhost:9731/accelerator]}: every",
+        "                      fetch URL becomes address + \"/\" + url, as upstream's p2pConfig",
+        "  download            {enable [false], delay [300], delayExtra [30], maxMBps [100], tryCnt [5],",
+        "                       blockSize [262144]}: background full download of remote layers",
+        "  prefetchConfig      {concurrency [16]}: threads replaying a trace");
+  }
+
+  private static String or(String v, String d) {
+    return v == null || v.isEmpty() ? d : v;
+  }
+
+  /** The registry range cache. */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record CacheConfig(
+      @JsonProperty("cacheDir") String cacheDir,
+      @JsonProperty("cacheSizeGB") Double cacheSizeGB,
+      @JsonProperty("refillSize") Integer refillSize) {
+    public CacheConfig {
+      cacheDir = or(cacheDir, "/var/cache/obd-backstore");
+      cacheSizeGB = cacheSizeGB == null ? 4.0 : cacheSizeGB;
+      refillSize = refillSize == null ? 262144 : refillSize;
+      if (cacheSizeGB <= 0) {
+        throw new IllegalArgumentException("cacheSizeGB must be positive");
+      }
+      if (refillSize < 4096 || refillSize > 64 << 20 || Integer.bitCount(refillSize) != 1) {
+        throw new IllegalArgumentException(
+            "refillSize must be a power of two between 4 KiB and 64 MiB, not " + refillSize);
+      }
+    }
+
+    public long cacheSizeBytes() {
+      return (long) (cacheSizeGB * (1L << 30));
+    }
+  }
+
+  /** Deadlines; every wait of the daemon has one. */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record Timeouts(
+      @JsonProperty("connectMs") Long connectMs,
+      @JsonProperty("requestMs") Long requestMs,
+      @JsonProperty("readDeadlineMs") Long readDeadlineMs,
+      @JsonProperty("attachMs") Long attachMs,
+      @JsonProperty("deadConnectionSec") Long deadConnectionSec) {
+    public Timeouts {
+      connectMs = connectMs == null ? 5000 : connectMs;
+      requestMs = requestMs == null ? 30000 : requestMs;
+      readDeadlineMs = readDeadlineMs == null ? 60000 : readDeadlineMs;
+      attachMs = attachMs == null ? 60000 : attachMs;
+      deadConnectionSec = deadConnectionSec == null ? 3600 : deadConnectionSec;
+      if (connectMs <= 0 || requestMs <= 0 || readDeadlineMs <= 0 || attachMs <= 0) {
+        throw new IllegalArgumentException("timeouts must be positive");
+      }
+      if (deadConnectionSec < 0) {
+        throw new IllegalArgumentException("deadConnectionSec must not be negative");
+      }
+    }
+  }
+
+  /** A registry mirror: requests for {@code host} go to {@code endpoint} first. */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record Mirror(
+      @JsonProperty("host") String host, @JsonProperty("endpoint") String endpoint) {
+    public Mirror {
+      if (host == null || host.isEmpty() || endpoint == null || !endpoint.matches("https?://.+")) {
+        throw new IllegalArgumentException(
+            "a mirror needs a host and an http(s) endpoint: " + host + " -> " + endpoint);
+      }
+    }
+  }
+
+  /** Upstream's P2P proxy prefix. */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record P2pConfig(
+      @JsonProperty("enable") boolean enable, @JsonProperty("address") String address) {
+    public P2pConfig {
+      address = or(address, "http://localhost:9731/accelerator");
+    }
+  }
+
+  /** Trace replay. */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record PrefetchConfig(@JsonProperty("concurrency") Integer concurrency) {
+    public PrefetchConfig {
+      concurrency = concurrency == null ? 16 : concurrency;
+      if (concurrency < 1 || concurrency > 256) {
+        throw new IllegalArgumentException("prefetchConfig.concurrency must be 1..256");
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package dev.obd.backstore.device;
+
+import dev.obd.backstore.config.ImageConfig;
+import dev.obd.image.ByteSource;
+import dev.obd.image.FileByteSource;
+import dev.obd.registry.BlobUrl;
+import dev.obd.registry.RegistryClient;
+import dev.obd.registry.RemoteBlobSource;
+import dev.obd.registry.cache.RangeCache;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Finds the bytes of one lower layer the way overlaybd-tcmu does: {@code file}, then {@code
+ * dir/overlaybd.commit}, {@code dir/.commit}, {@code dir/overlaybd.sealed}, then the registry blob
+ * {@code repoBlobUrl/digest} through the range cache.
+ */
+final class LayerSources {
+  private static final List<String> LOCAL_NAMES =
+      List.of("overlaybd.commit", ".commit", "overlaybd.sealed");
+
+  private final RegistryClient registry;
+  private final RangeCache cache;
+
+  LayerSources(RegistryClient registry, RangeCache cache) {
+    this.registry = registry;
+    this.cache = cache;
+  }
+
+  /** The local file of {@code lower}, if there is one. */
+  static Optional<Path> localFile(ImageConfig.Lower lower) {
+    if (!lower.file().isEmpty()) {
+      return Optional.of(Path.of(lower.file()));
+    }
+    if (!lower.dir().isEmpty()) {
+      for (String name : LOCAL_NAMES) {
+        Path p = Path.of(lower.dir(), name);
+        if (Files.isRegularFile(p)) {
+          return Optional.of(p);
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Opens the layer's bytes; a remote layer also reports its blob address. */
+  Opened open(ImageConfig config, int index) throws IOException {
+    ImageConfig.Lower lower = config.lowers().get(index);
+    Optional<Path> local = localFile(lower);
+    if (local.isPresent()) {
+      return new Opened(FileByteSource.open(local.get()), null);
+    }
+    if (lower.digest().isEmpty()) {
+      throw new IOException(
+          "lowers["
+              + index
+              + "]: no local layer file"
+              + (lower.dir().isEmpty() ? "" : " in " + lower.dir())
+              + " and no digest to fetch");
+    }
+    BlobUrl blob;
+    try {
+      blob = BlobUrl.of(config.repoBlobUrl(), lower.digest());
+    } catch (IllegalArgumentException e) {
+      throw new IOException("lowers[" + index + "]: " + e.getMessage(), e);
+    }
+    return new Opened(RemoteBlobSource.open(blob, lower.size(), registry, cache), blob);
+  }
+
+  /** A layer's bytes and, for a remote layer, its blob address (else null). */
+  record Opened(ByteSource source, BlobUrl blob) {}
+}

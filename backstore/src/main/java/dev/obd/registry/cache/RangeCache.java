@@ -1,0 +1,335 @@
+package dev.obd.registry.cache;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * A persistent cache of registry blob bytes, kept as fixed-size chunks (upstream's {@code
+ * refillSize}, 256 KiB by default) under {@code dir/<hex>/<chunk index>}. Bounded in bytes; the
+ * least recently used chunks are deleted first (order restored from file times after a restart).
+ * Concurrent misses of one chunk share one fetch. Every read is checked against per-page checksums;
+ * a damaged chunk is deleted and fetched again. When the last chunk of a blob arrives, the whole
+ * blob is checked against its digest in the background and dropped if it does not match.
+ *
+ * <p>Thread-safe. The index is exact LRU over chunk files (a LinkedHashMap under a lock): chunk
+ * reads are disk reads, so the lock is never the bottleneck.
+ */
+public final class RangeCache {
+  private static final Logger LOG = Logger.getLogger(RangeCache.class.getName());
+
+  private final Path dir;
+  private final long capacity;
+  private final int chunkSize;
+  private final Executor verifier;
+  private final LinkedHashMap<ChunkKey, Long> lru = new LinkedHashMap<>(1024, 0.75f, true);
+  private final Map<String, Integer> chunksPerBlob = new HashMap<>();
+  private final Set<String> verifiedBlobs = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<ChunkKey, CompletableFuture<byte[]>> fills =
+      new ConcurrentHashMap<>();
+  private long used;
+
+  private final LongAdder hits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder corrupt = new LongAdder();
+
+  /** Fetches {@code length} bytes at {@code offset} of a blob from its origin. */
+  @FunctionalInterface
+  public interface Fetcher {
+    byte[] fetch(long offset, int length) throws IOException;
+  }
+
+  record ChunkKey(String hex, long index) {}
+
+  private RangeCache(Path dir, long capacity, int chunkSize, Executor verifier) {
+    this.dir = dir;
+    this.capacity = capacity;
+    this.chunkSize = chunkSize;
+    this.verifier = verifier;
+  }
+
+  /**
+   * Opens (or creates) the cache in {@code dir}, indexing the chunks already there; temporary files
+   * of interrupted fills are deleted.
+   */
+  public static RangeCache open(Path dir, long capacity, int chunkSize, Executor verifier)
+      throws IOException {
+    Files.createDirectories(dir);
+    RangeCache c = new RangeCache(dir, capacity, chunkSize, verifier);
+    c.load();
+    return c;
+  }
+
+  public int chunkSize() {
+    return chunkSize;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  private void load() throws IOException {
+    record Found(ChunkKey key, long size, FileTime time) {}
+    List<Found> found = new ArrayList<>();
+    try (Stream<Path> blobs = Files.list(dir)) {
+      for (Path blobDir : (Iterable<Path>) blobs::iterator) {
+        String hex = blobDir.getFileName().toString();
+        if (!Files.isDirectory(blobDir) || !hex.matches("[0-9a-f]{64}")) {
+          continue;
+        }
+        if (Files.exists(blobDir.resolve("verified"))) {
+          verifiedBlobs.add(hex);
+        }
+        try (Stream<Path> files = Files.list(blobDir)) {
+          for (Path f : (Iterable<Path>) files::iterator) {
+            String name = f.getFileName().toString();
+            if (name.startsWith(".tmp-")) {
+              Files.deleteIfExists(f);
+            } else if (name.matches("\\d+")) {
+              found.add(
+                  new Found(
+                      new ChunkKey(hex, Long.parseLong(name)),
+                      Files.size(f),
+                      Files.getLastModifiedTime(f)));
+            }
+          }
+        }
+      }
+    }
+    found.sort(Comparator.comparing(Found::time));
+    synchronized (this) {
+      for (Found f : found) {
+        lru.put(f.key(), f.size());
+        chunksPerBlob.merge(f.key().hex(), 1, Integer::sum);
+        used += f.size();
+      }
+      evict();
+    }
+  }
+
+  /**
+   * Fills {@code dst} with the blob's bytes at {@code position}, from the cache where present and
+   * from {@code fetcher} (whole chunks) where not.
+   */
+  public void read(String hex, long blobSize, long position, ByteBuffer dst, Fetcher fetcher)
+      throws IOException {
+    while (dst.hasRemaining()) {
+      long index = position / chunkSize;
+      int inChunk = (int) (position - index * chunkSize);
+      int chunkLength = (int) Math.min(chunkSize, blobSize - index * chunkSize);
+      if (chunkLength <= 0) {
+        throw new java.io.EOFException("read at " + position + " past the blob end " + blobSize);
+      }
+      int n = Math.min(dst.remaining(), chunkLength - inChunk);
+      ByteBuffer slice = dst.slice().limit(n);
+      readChunk(new ChunkKey(hex, index), chunkLength, inChunk, slice, blobSize, fetcher);
+      dst.position(dst.position() + n);
+      position += n;
+    }
+  }
+
+  private void readChunk(
+      ChunkKey key, int chunkLength, int offset, ByteBuffer dst, long blobSize, Fetcher fetcher)
+      throws IOException {
+    Path file = path(key);
+    boolean present;
+    synchronized (this) {
+      present = lru.get(key) != null;
+    }
+    if (present) {
+      try {
+        ChunkFile.read(file, chunkLength, offset, dst.duplicate());
+        hits.increment();
+        return;
+      } catch (ChunkFile.CorruptChunkException e) {
+        corrupt.increment();
+        LOG.warning("cached chunk is damaged, fetching it again: " + e.getMessage());
+        drop(key);
+      } catch (java.nio.file.NoSuchFileException e) {
+        drop(key);
+      }
+    }
+    misses.increment();
+    byte[] data = fill(key, chunkLength, blobSize, fetcher);
+    dst.duplicate().put(data, offset, dst.remaining());
+  }
+
+  private byte[] fill(ChunkKey key, int chunkLength, long blobSize, Fetcher fetcher)
+      throws IOException {
+    CompletableFuture<byte[]> mine = new CompletableFuture<>();
+    CompletableFuture<byte[]> running = fills.putIfAbsent(key, mine);
+    if (running != null) {
+      try {
+        return running.get();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof IOException io) {
+          throw io;
+        }
+        throw new IOException(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted waiting for a cache fill", e);
+      }
+    }
+    try {
+      byte[] data = fetcher.fetch(key.index() * chunkSize, chunkLength);
+      store(key, data, blobSize);
+      mine.complete(data);
+      return data;
+    } catch (IOException | RuntimeException e) {
+      mine.completeExceptionally(e);
+      throw e;
+    } finally {
+      fills.remove(key, mine);
+    }
+  }
+
+  private void store(ChunkKey key, byte[] data, long blobSize) {
+    try {
+      ChunkFile.write(path(key), data);
+    } catch (IOException e) {
+      LOG.warning("could not cache chunk " + key.index() + " of blob " + key.hex() + ": " + e);
+      return;
+    }
+    boolean complete;
+    synchronized (this) {
+      Long old = lru.put(key, ChunkFile.fileSize(data.length));
+      if (old == null) {
+        used += ChunkFile.fileSize(data.length);
+        chunksPerBlob.merge(key.hex(), 1, Integer::sum);
+      }
+      long chunks = (blobSize + chunkSize - 1) / chunkSize;
+      complete = chunksPerBlob.getOrDefault(key.hex(), 0) == chunks;
+      evict();
+    }
+    if (complete && !verifiedBlobs.contains(key.hex())) {
+      verifier.execute(() -> verify(key.hex(), blobSize));
+    }
+  }
+
+  /** Checks a fully cached blob against its digest; drops it on a mismatch. */
+  void verify(String hex, long blobSize) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      long chunks = (blobSize + chunkSize - 1) / chunkSize;
+      for (long i = 0; i < chunks; i++) {
+        int len = (int) Math.min(chunkSize, blobSize - i * chunkSize);
+        sha.update(ChunkFile.readAll(path(new ChunkKey(hex, i)), len));
+      }
+      String actual = HexFormat.of().formatHex(sha.digest());
+      if (actual.equals(hex)) {
+        verifiedBlobs.add(hex);
+        Files.writeString(dir.resolve(hex).resolve("verified"), "sha256:" + hex + "\n");
+        LOG.fine("blob sha256:" + hex + " fully cached and verified");
+      } else {
+        corrupt.increment();
+        LOG.warning(
+            "cached blob sha256:"
+                + hex
+                + " hashes to sha256:"
+                + actual
+                + "; dropping it from the cache");
+        dropBlob(hex);
+      }
+    } catch (IOException e) {
+      LOG.log(Level.FINE, "could not verify blob sha256:" + hex + " (chunk evicted or damaged)", e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Whether every chunk of the blob is cached and the whole was checked against the digest. */
+  public boolean verified(String hex) {
+    return verifiedBlobs.contains(hex);
+  }
+
+  private void evict() {
+    Iterator<Map.Entry<ChunkKey, Long>> it = lru.entrySet().iterator();
+    while (used > capacity && it.hasNext()) {
+      Map.Entry<ChunkKey, Long> e = it.next();
+      if (fills.containsKey(e.getKey())) {
+        continue;
+      }
+      it.remove();
+      used -= e.getValue();
+      chunksPerBlob.merge(e.getKey().hex(), -1, Integer::sum);
+      unverify(e.getKey().hex());
+      deleteQuietly(path(e.getKey()));
+    }
+  }
+
+  private synchronized void drop(ChunkKey key) {
+    Long size = lru.remove(key);
+    if (size != null) {
+      used -= size;
+      chunksPerBlob.merge(key.hex(), -1, Integer::sum);
+    }
+    unverify(key.hex());
+    deleteQuietly(path(key));
+  }
+
+  private void dropBlob(String hex) {
+    List<ChunkKey> keys;
+    synchronized (this) {
+      keys = lru.keySet().stream().filter(k -> k.hex().equals(hex)).toList();
+    }
+    keys.forEach(this::drop);
+  }
+
+  private void unverify(String hex) {
+    if (verifiedBlobs.remove(hex)) {
+      deleteQuietly(dir.resolve(hex).resolve("verified"));
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException e) {
+      throw new UncheckedIOException("delete cache file " + p, e);
+    }
+  }
+
+  Path path(ChunkKey key) {
+    return dir.resolve(key.hex()).resolve(Long.toString(key.index()));
+  }
+
+  /** Bytes of chunk files the cache holds. */
+  public synchronized long usedBytes() {
+    return used;
+  }
+
+  public long capacity() {
+    return capacity;
+  }
+
+  public Stats stats() {
+    return new Stats(hits.sum(), misses.sum(), corrupt.sum(), usedBytes(), capacity);
+  }
+
+  /** Counters for the control API. */
+  public record Stats(
+      long hits, long misses, long corruptDetected, long usedBytes, long capacity) {}
+}
