@@ -2,11 +2,11 @@ package dev.obd.backstore.device;
 
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.config.BackstoreConfig;
-import dev.obd.backstore.config.ImageConfig;
 import dev.obd.backstore.nbd.Export;
 import dev.obd.backstore.nbd.NbdServer;
 import dev.obd.backstore.nbd.NbdTransport;
 import dev.obd.image.VirtualDisk;
+import dev.obd.image.config.ImageConfigJson;
 import dev.obd.registry.CredentialStore;
 import dev.obd.registry.RegistryClient;
 import dev.obd.registry.cache.RangeCache;
@@ -95,7 +95,7 @@ public final class DataPlane implements AutoCloseable {
    * Served#close}.
    */
   public Served serve(Path configFile, Path socket, String exportName) throws IOException {
-    OpenedImage image = opener.open(ImageConfig.read(configFile), exportName);
+    OpenedImage image = opener.open(ImageConfigJson.read(configFile), exportName);
     try {
       NbdServer server =
           NbdServer.create(

@@ -5,11 +5,12 @@ import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.attach.AttachException;
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.attach.Attachment;
-import dev.obd.backstore.config.ImageConfig;
 import dev.obd.backstore.nbd.Export;
 import dev.obd.backstore.nbd.IoStats;
 import dev.obd.backstore.nbd.NbdServer;
 import dev.obd.backstore.nbd.NbdTransport;
+import dev.obd.image.config.ImageConfig;
+import dev.obd.image.config.ImageConfigJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -102,7 +103,7 @@ public final class DeviceManager implements AutoCloseable {
       String what = "attach device for config " + config;
       ImageConfig cfg;
       try {
-        cfg = ImageConfig.read(config);
+        cfg = ImageConfigJson.read(config);
       } catch (IOException e) {
         throw new BackstoreApiException(400, what + ": " + e.getMessage(), e);
       }
@@ -273,7 +274,7 @@ public final class DeviceManager implements AutoCloseable {
       OpenedImage image = null;
       NbdServer server = null;
       try {
-        ImageConfig cfg = ImageConfig.read(Path.of(r.config()));
+        ImageConfig cfg = ImageConfigJson.read(Path.of(r.config()));
         image = openWithin(cfg, r.id(), end, "reopen " + r.config());
         server = serve(r.id(), Path.of(r.config()), image);
         Attachment now = attacher.reconnect(r.id(), a, server, remaining(end, "reconnect"));

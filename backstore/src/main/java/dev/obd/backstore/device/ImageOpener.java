@@ -1,13 +1,14 @@
 package dev.obd.backstore.device;
 
 import dev.obd.backstore.config.DownloadConfig;
-import dev.obd.backstore.config.ImageConfig;
 import dev.obd.backstore.prefetch.BackgroundDownloader;
 import dev.obd.backstore.prefetch.SwitchableSource;
 import dev.obd.backstore.prefetch.TraceFile;
 import dev.obd.backstore.prefetch.TraceRecorder;
 import dev.obd.backstore.prefetch.TraceReplayer;
 import dev.obd.image.ByteSource;
+import dev.obd.image.config.ImageConfig;
+import dev.obd.image.config.LowerConfig;
 import dev.obd.image.layer.Layer;
 import dev.obd.image.layer.LayerReader;
 import dev.obd.image.layer.LayerStack;
@@ -60,6 +61,19 @@ final class ImageOpener {
   }
 
   OpenedImage open(ImageConfig config, String name) throws IOException {
+    if (config.lowers().isEmpty()) {
+      throw new IOException("the config has no lowers");
+    }
+    for (int i = 0; i < config.lowers().size(); i++) {
+      LowerConfig l = config.lowers().get(i);
+      if (l.file().isEmpty() && l.dir().isEmpty() && l.digest().isEmpty()) {
+        throw new IOException("lowers[" + i + "] names no file, dir or digest");
+      }
+      if (!l.targetDigest().isEmpty() || !l.targetFile().isEmpty() || !l.gzipIndex().isEmpty()) {
+        throw new IOException(
+            "lowers[" + i + "] is a TurboOCI layer, which obd-backstore does not serve");
+      }
+    }
     int stacked = config.lowers().size() - (config.accelerationLayer() ? 1 : 0);
     if (stacked < 1) {
       throw new IOException("the config has only the acceleration layer and no image layers");
@@ -68,7 +82,7 @@ final class ImageOpener {
     List<TraceFile.Entry> replay = List.of();
     Path tracePath = null;
     if (config.accelerationLayer()) {
-      ImageConfig.Lower acc = config.lowers().get(stacked);
+      LowerConfig acc = config.lowers().get(stacked);
       tracePath = acc.dir().isEmpty() ? null : Path.of(acc.dir(), "trace");
     } else if (!config.recordTracePath().isEmpty()) {
       tracePath = Path.of(config.recordTracePath());
@@ -115,7 +129,7 @@ final class ImageOpener {
       if (failure != null) {
         throw failure;
       }
-      if (config.writable()) {
+      if (config.upper().isWritable()) {
         upper =
             Optional.of(
                 WritableLayer.open(
@@ -132,11 +146,11 @@ final class ImageOpener {
                 name);
       }
       List<BackgroundDownloader> downloads = new ArrayList<>();
-      DownloadConfig dl = config.download() != null ? config.download() : defaultDownload;
+      DownloadConfig dl = downloadSettings(config);
       if (dl.enable() && recorder == null) {
         for (int i = 0; i < layers.size(); i++) {
           Opened o = layers.get(i);
-          ImageConfig.Lower lower = config.lowers().get(i);
+          LowerConfig lower = config.lowers().get(i);
           if (o.remote() != null && !lower.dir().isEmpty()) {
             downloads.add(
                 BackgroundDownloader.schedule(
@@ -166,6 +180,19 @@ final class ImageOpener {
         recorder.close();
       }
       throw e;
+    }
+  }
+
+  private DownloadConfig downloadSettings(ImageConfig config) throws IOException {
+    if (config.download().isEmpty()) {
+      return defaultDownload;
+    }
+    var d = config.download().get();
+    try {
+      return new DownloadConfig(
+          d.enable(), d.delay(), d.delayExtra(), d.maxMBps(), d.tryCnt(), (int) d.blockSize());
+    } catch (IllegalArgumentException e) {
+      throw new IOException("download settings of the config: " + e.getMessage(), e);
     }
   }
 

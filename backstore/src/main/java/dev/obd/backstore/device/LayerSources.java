@@ -1,8 +1,9 @@
 package dev.obd.backstore.device;
 
-import dev.obd.backstore.config.ImageConfig;
 import dev.obd.image.ByteSource;
 import dev.obd.image.FileByteSource;
+import dev.obd.image.config.ImageConfig;
+import dev.obd.image.config.LowerConfig;
 import dev.obd.registry.BlobUrl;
 import dev.obd.registry.RegistryClient;
 import dev.obd.registry.RemoteBlobSource;
@@ -31,7 +32,7 @@ final class LayerSources {
   }
 
   /** The local file of {@code lower}, if there is one. */
-  static Optional<Path> localFile(ImageConfig.Lower lower) {
+  static Optional<Path> localFile(LowerConfig lower) {
     if (!lower.file().isEmpty()) {
       return Optional.of(Path.of(lower.file()));
     }
@@ -48,7 +49,7 @@ final class LayerSources {
 
   /** Opens the layer's bytes; a remote layer also reports its blob address. */
   Opened open(ImageConfig config, int index) throws IOException {
-    ImageConfig.Lower lower = config.lowers().get(index);
+    LowerConfig lower = config.lowers().get(index);
     Optional<Path> local = localFile(lower);
     if (local.isPresent()) {
       return new Opened(FileByteSource.open(local.get()), null);
