@@ -1,5 +1,7 @@
-package dev.obd.snapshotter.snapshots;
+package dev.obd.snapshotter.overlay;
 
+import dev.obd.snapshotter.snapshots.Kind;
+import dev.obd.snapshotter.snapshots.Mount;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;

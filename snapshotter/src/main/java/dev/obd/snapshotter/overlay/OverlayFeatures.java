@@ -1,4 +1,4 @@
-package dev.obd.snapshotter.snapshots;
+package dev.obd.snapshotter.overlay;
 
 import java.io.IOException;
 import java.nio.file.Files;

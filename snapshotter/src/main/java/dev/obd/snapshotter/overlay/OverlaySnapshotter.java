@@ -1,4 +1,4 @@
-package dev.obd.snapshotter.snapshots;
+package dev.obd.snapshotter.overlay;
 
 import dev.obd.snapshotter.errdefs.AlreadyExistsException;
 import dev.obd.snapshotter.errdefs.FailedPreconditionException;
@@ -7,6 +7,12 @@ import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.filters.Filter;
 import dev.obd.snapshotter.filters.FilterSyntaxException;
 import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.snapshots.Info;
+import dev.obd.snapshotter.snapshots.Kind;
+import dev.obd.snapshotter.snapshots.LabelRules;
+import dev.obd.snapshotter.snapshots.Mount;
+import dev.obd.snapshotter.snapshots.Snapshotter;
+import dev.obd.snapshotter.snapshots.Usage;
 import dev.obd.snapshotter.storage.MetaStore;
 import dev.obd.snapshotter.storage.ReadView;
 import dev.obd.snapshotter.storage.SnapshotRecord;

@@ -1,4 +1,4 @@
-package dev.obd.snapshotter.snapshots;
+package dev.obd.snapshotter.overlay;
 
 import dev.obd.snapshotter.errdefs.UnavailableException;
 import java.io.IOException;

@@ -1,6 +1,7 @@
-package dev.obd.snapshotter.snapshots;
+package dev.obd.snapshotter.overlay;
 
 import dev.obd.snapshotter.fs.Trees;
+import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.storage.ReadView;
 import java.io.IOException;
 import java.io.UncheckedIOException;
