@@ -207,6 +207,7 @@ public final class ZFileReader implements ByteSource {
     int maxStored = BlockCodec.of(Compression.fromCode(e.algorithm())).maxCompressedLength(bs) + 4;
     int minStored = e.verify() ? 5 : 1;
 
+    String problem = null; // reported after the table CRC, which explains most damage better
     CRC32C crc = new CRC32C();
     ByteBuffer chunk = ByteBuffer.allocate(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     long pos = dataStart;
@@ -230,15 +231,13 @@ public final class ZFileReader implements ByteSource {
           groupStart[b >>> groupShift] = pos;
         }
         long d = pos - group;
-        if (d >= 65535) {
-          throw new LayerFormatException(
-              where + ": jump table entry " + b + " is more than 64 KiB past its group start");
+        if (d >= 65535 && problem == null) {
+          problem = "jump table entry " + b + " is more than 64 KiB past its group start";
         }
         delta[b] = (char) d;
-        if (len < minStored || len > maxStored) {
-          throw new LayerFormatException(
-              where
-                  + ": jump table entry "
+        if ((len < minStored || len > maxStored) && problem == null) {
+          problem =
+              "jump table entry "
                   + b
                   + " gives block length "
                   + len
@@ -247,7 +246,7 @@ public final class ZFileReader implements ByteSource {
                   + ", "
                   + maxStored
                   + "] for block size "
-                  + bs);
+                  + bs;
         }
         pos += len;
       }
@@ -257,17 +256,12 @@ public final class ZFileReader implements ByteSource {
       groupStart[count >>> groupShift] = pos;
     }
     long d = pos - group;
-    if (d >= 65535) {
-      throw new LayerFormatException(where + ": last block ends more than 64 KiB past its group");
+    if (d >= 65535 && problem == null) {
+      problem = "last block ends more than 64 KiB past its group start";
     }
     delta[count] = (char) d;
-    if (pos > tableOffset) {
-      throw new LayerFormatException(
-          where
-              + ": blocks end at offset "
-              + pos
-              + ", past the jump table at offset "
-              + tableOffset);
+    if (pos > tableOffset && problem == null) {
+      problem = "blocks end at offset " + pos + ", past the jump table at offset " + tableOffset;
     }
     if (e.hasDigest()) {
       int computed = Crc32c.seedZeroFromStandard((int) crc.getValue(), 4 * n);
@@ -282,6 +276,9 @@ public final class ZFileReader implements ByteSource {
                 + hex(computed)
                 + ")");
       }
+    }
+    if (problem != null) {
+      throw new LayerFormatException(where + ": " + problem);
     }
     return new ZFileReader(source, header, e, groupStart, delta, groupShift, count);
   }
