@@ -59,6 +59,10 @@ public final class Main implements Callable<Integer> {
       description = "trace, debug, info, warn, error, fatal or panic")
   private String logLevel;
 
+  /** Used by the launcher's class-data-sharing training start: serve, then stop at once. */
+  @Option(names = "--exit-when-ready", hidden = true)
+  private boolean exitWhenReady;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new Main()).execute(args));
   }
@@ -100,6 +104,9 @@ public final class Main implements Callable<Integer> {
     } catch (Exception e) {
       LOG.log(Level.SEVERE, "failed to start: " + e.getMessage(), e);
       return 1;
+    }
+    if (exitWhenReady) {
+      stopRequested.countDown();
     }
     stopRequested.await();
     LOG.info("stop requested");

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, the daemon over its real socket with real mounts,
+# containerd's own snapshotter suite, crash consistency, and end to end with real containerd,
+# runc and a registry. Installs the Debian packages the tests need first (apt-get, as root).
+#
+#   ./test.sh              tests that need root or a missing tool skip with a message
+#   ./test.sh --no-skip    such a skip fails instead (CI)
+#   ./test.sh --no-skip -Dtest=BadInputTest -Dsurefire.failIfNoSpecifiedTests=false
+#                          extra arguments go to Maven
+set -euo pipefail
+cd "$(dirname "$0")"
+
+no_skip=false
+if [ "${1:-}" = --no-skip ]; then
+  no_skip=true
+  shift
+fi
+
+packages=(
+  # build and the daemon's native libraries
+  maven
+  # real parts the tests drive
+  containerd runc docker-registry skopeo busybox-static curl
+  e2fsprogs util-linux fuse3 libnbd-bin qemu-utils
+  # containerd's own snapshotter conformance suite (Go sources from Debian)
+  golang-go golang-github-containerd-containerd-dev
+  # systemd-analyze verify of the unit files
+  systemd
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+exec mvn -B -ntp verify -Dobd.test.noSkip="$no_skip" "$@"
