@@ -23,6 +23,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -55,10 +56,19 @@ public final class UnixSocketServer {
     this.executor = executor;
   }
 
-  /** Binds {@code address} and starts serving {@code services}. */
+  /**
+   * Binds {@code address} and starts serving {@code services}. The socket is bound under a
+   * temporary name, given mode 0660, then renamed into place, so that no client ever finds it with
+   * other permissions.
+   */
   public static UnixSocketServer start(Path address, List<ServerServiceDefinition> services)
       throws IOException {
     prepareSocketPath(address);
+    Path bindPath = address.resolveSibling("." + ProcessHandle.current().pid() + ".sock");
+    if (bindPath.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+      bindPath = address;
+    }
+    Files.deleteIfExists(bindPath);
     boolean epoll = Epoll.isAvailable();
     EventLoopGroup group =
         new MultiThreadIoEventLoopGroup(
@@ -69,12 +79,12 @@ public final class UnixSocketServer {
     SocketAddress bind;
     Class<? extends ServerChannel> channel;
     if (epoll) {
-      bind = new DomainSocketAddress(address.toString());
+      bind = new DomainSocketAddress(bindPath.toString());
       channel = EpollServerDomainSocketChannel.class;
     } else {
       LOG.warning(
           "native epoll unavailable (" + Epoll.unavailabilityCause() + "); serving with NIO");
-      bind = UnixDomainSocketAddress.of(address);
+      bind = UnixDomainSocketAddress.of(bindPath);
       channel = NioServerDomainSocketChannel.class;
     }
     NettyServerBuilder b =
@@ -89,11 +99,15 @@ public final class UnixSocketServer {
     Server server = b.build();
     try {
       server.start();
-      Files.setPosixFilePermissions(address, PosixFilePermissions.fromString("rw-rw----"));
+      Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-rw----"));
+      if (!bindPath.equals(address)) {
+        Files.move(bindPath, address, StandardCopyOption.ATOMIC_MOVE);
+      }
     } catch (IOException | RuntimeException e) {
       server.shutdownNow();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       executor.shutdownNow();
+      Files.deleteIfExists(bindPath);
       throw e;
     }
     return new UnixSocketServer(address, server, group, executor);
