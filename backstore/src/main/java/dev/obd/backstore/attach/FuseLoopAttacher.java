@@ -16,11 +16,15 @@ import java.util.logging.Logger;
  * and shows it as a file on a FUSE mount; a loop device maps that file. Works on any kernel with
  * FUSE and loop devices, such as our CI machines.
  *
- * <p>Restart behaviour: nbdfuse cannot reconnect, so while the backstore is down reads through the
- * device fail with EIO (nothing hangs). A restarted backstore starts a new nbdfuse and swaps the
- * loop device's backing file to it with LOOP_CHANGE_FD, after which a mounted filesystem reads
- * normally again. The kernel allows the swap only for read-only loop devices, so a writable device
- * stays broken after a restart and must be re-added.
+ * <p>Restart behaviour: nbdfuse cannot reconnect (libnbd 1.14's nbdfuse even aborts on the first
+ * request after its server died), so while the backstore is down reads through the device fail with
+ * EIO; nothing hangs. A restarted backstore reconnects a device that is <em>not in use</em> by
+ * starting a new nbdfuse and swapping the read-only loop device's backing file to it
+ * (LOOP_CHANGE_FD), so its name stays valid. A device with a mounted filesystem cannot be saved:
+ * since Linux 6.6 LOOP_CHANGE_FD marks the old medium dead and the kernel shuts the mounted
+ * filesystem down, so the daemon lists such a device as broken with that reason; the owner
+ * unmounts, removes and adds it again. Writable devices are never swapped (the kernel allows
+ * LOOP_CHANGE_FD only on read-only loop devices). The kernel-nbd path has none of these limits.
  */
 public final class FuseLoopAttacher implements Attacher {
   private static final Logger LOG = Logger.getLogger(FuseLoopAttacher.class.getName());
@@ -57,6 +61,14 @@ public final class FuseLoopAttacher implements Attacher {
     long end = System.nanoTime() + deadline.toNanos();
     if (!exists(previous)) {
       throw new AttachException("reconnect " + previous.device() + ": the loop device is gone");
+    }
+    if (LoopDevices.inUse(previous.device())) {
+      throw new AttachException(
+          "reconnect "
+              + previous.device()
+              + ": it is in use (mounted); on the nbdfuse path a mounted filesystem cannot survive a"
+              + " backstore restart (swapping the loop device's file shuts the filesystem down on"
+              + " Linux 6.6 and later): unmount it, remove the device and add it again");
     }
     if (!server.export().readOnly()) {
       throw new AttachException(
@@ -119,7 +131,16 @@ public final class FuseLoopAttacher implements Attacher {
     } catch (IOException e) {
       throw new AttachException("create nbdfuse mount point " + mount + ": " + e.getMessage(), e);
     }
-    List<String> cmd = new ArrayList<>(List.of("nbdfuse", "-P", pidFile.toString()));
+    // Attributes cached "forever": after nbdfuse loses its server (and aborts), the kernel can
+    // still size the old file, which LOOP_CHANGE_FD needs (newer kernels stat the old file).
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "nbdfuse",
+                "-o",
+                "attr_timeout=1000000000,entry_timeout=1000000000",
+                "-P",
+                pidFile.toString()));
     if (readOnly) {
       cmd.addAll(List.of("-r", "-C", "4"));
     }

@@ -56,6 +56,23 @@ final class LoopDevices {
     }
   }
 
+  private static String sizeOf(Path p) {
+    try {
+      return Long.toString(Files.size(p));
+    } catch (java.io.IOException e) {
+      return e.toString();
+    }
+  }
+
+  private static String readOnlyFlag(String device) {
+    try {
+      return Files.readString(Path.of("/sys/block", Path.of(device).getFileName().toString(), "ro"))
+          .trim();
+    } catch (java.io.IOException e) {
+      return "?";
+    }
+  }
+
   static void changeBackingFile(String device, Path newFile) throws AttachException {
     LibC libc = LibC.get();
     int loop = libc.open(device, LibC.O_RDONLY | LibC.O_CLOEXEC);
@@ -76,7 +93,16 @@ final class LoopDevices {
                   + " to "
                   + newFile
                   + ": "
-                  + LibC.describeErrno(LibC.errno()));
+                  + LibC.describeErrno(LibC.errno())
+                  + " [old backing "
+                  + backingFile(device)
+                  + " size "
+                  + sizeOf(Path.of(backingFile(device)))
+                  + ", new size "
+                  + sizeOf(newFile)
+                  + ", ro "
+                  + readOnlyFlag(device)
+                  + "]");
         }
       } finally {
         libc.close(file);

@@ -69,6 +69,20 @@ final class Fixture {
     return HexFormat.of().formatHex(md.digest());
   }
 
+  /** sha256 of the first {@code length} bytes of {@code file} (e.g. a block device). */
+  static String sha256Prefix(Path file, long length) throws Exception {
+    MessageDigest md = MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(file)) {
+      byte[] buf = new byte[65536];
+      long left = length;
+      for (int n; left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) {
+        md.update(buf, 0, n);
+        left -= n;
+      }
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
   static BackstoreClient client(Path daemonDir) {
     return new BackstoreClient(daemonDir.resolve("run/backstore.sock"));
   }
