@@ -27,6 +27,11 @@ public final class NbdCommand implements Callable<Integer> {
     return 2;
   }
 
+  /** Runs {@code nbd} standalone (for scripts and tests without the obdctl launcher). */
+  public static void main(String[] args) {
+    System.exit(new picocli.CommandLine(new NbdCommand()).execute(args));
+  }
+
   /** Serves one export in the foreground. */
   @Command(
       name = "serve",
