@@ -41,6 +41,17 @@ public final class LsmtFile implements Closeable {
   }
 
   /**
+   * The LSMT header block at offset 0 of {@code source}, whatever kind of LSMT file it is
+   * (committed, sealed, writable data or index file); empty when there is none.
+   */
+  public static java.util.Optional<LsmtHeader> readHeader(ByteSource source) throws IOException {
+    if (!detect(source)) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(LsmtHeader.parse(readBlock(source, 0)));
+  }
+
+  /**
    * Opens a committed or sealed LSMT file.
    *
    * @throws LayerFormatException when the file is not one, naming what is wrong and where

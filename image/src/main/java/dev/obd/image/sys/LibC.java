@@ -41,5 +41,8 @@ public interface LibC {
   @SaveError
   int chmod(String path, int mode);
 
+  @SaveError
+  int utimensat(int dirfd, String path, @In long[] times, int flags);
+
   String strerror(int errnum);
 }

@@ -17,6 +17,8 @@ import jnr.ffi.Runtime;
 public final class Posix {
   private static final int O_RDONLY = 0;
   private static final int O_CLOEXEC = 02000000;
+  private static final int AT_FDCWD = -100;
+  private static final int AT_SYMLINK_NOFOLLOW = 0x100;
   private static final int SEEK_DATA = 3;
   private static final int SEEK_HOLE = 4;
   private static final int ENXIO = 6;
@@ -128,6 +130,20 @@ public final class Posix {
   public static void chmod(Path path, int mode) throws IOException {
     if (LIBC.chmod(path.toString(), mode & 07777) != 0) {
       throw failure("chmod", path);
+    }
+  }
+
+  /**
+   * Sets access and modification times of {@code path} itself without opening it (a FIFO would
+   * block an open) and without following a final symlink.
+   */
+  public static void setTimes(Path path, java.nio.file.attribute.FileTime time) throws IOException {
+    long nanos = time.to(java.util.concurrent.TimeUnit.NANOSECONDS);
+    long sec = Math.floorDiv(nanos, 1_000_000_000L);
+    long nsec = Math.floorMod(nanos, 1_000_000_000L);
+    long[] times = {sec, nsec, sec, nsec};
+    if (LIBC.utimensat(AT_FDCWD, path.toString(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw failure("utimensat", path);
     }
   }
 

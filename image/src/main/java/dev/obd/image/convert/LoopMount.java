@@ -1,0 +1,75 @@
+package dev.obd.image.convert;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A raw file system image attached to a loop device and mounted; {@link #close()} unmounts and
+ * detaches, also after a failure half way. Needs root.
+ */
+final class LoopMount implements AutoCloseable {
+  private final String device;
+  private final Path mountPoint;
+  private boolean mounted;
+
+  private LoopMount(String device, Path mountPoint) {
+    this.device = device;
+    this.mountPoint = mountPoint;
+  }
+
+  /** Attaches {@code image} and mounts its ext4 read-write at {@code mountPoint}. */
+  static LoopMount mount(Path image, Path mountPoint) throws IOException {
+    Files.createDirectories(mountPoint);
+    String dev =
+        Command.run("attach " + image, List.of("losetup", "--find", "--show", image.toString()))
+            .strip();
+    LoopMount m = new LoopMount(dev, mountPoint);
+    try {
+      Command.run(
+          "mount " + dev + " (" + image + ")",
+          List.of("mount", "-t", "ext4", "-o", "noatime", dev, mountPoint.toString()));
+      m.mounted = true;
+      return m;
+    } catch (IOException | RuntimeException e) {
+      try {
+        m.close();
+      } catch (IOException ce) {
+        e.addSuppressed(ce);
+      }
+      throw e;
+    }
+  }
+
+  Path root() {
+    return mountPoint;
+  }
+
+  @Override
+  public void close() throws IOException {
+    IOException failure = null;
+    if (mounted) {
+      try {
+        Command.run("unmount " + mountPoint, List.of("umount", mountPoint.toString()));
+        mounted = false;
+      } catch (IOException e) {
+        failure = e;
+      }
+    }
+    if (!mounted) {
+      try {
+        Command.run("detach " + device, List.of("losetup", "-d", device));
+      } catch (IOException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+}

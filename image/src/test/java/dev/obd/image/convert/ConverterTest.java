@@ -1,0 +1,369 @@
+package dev.obd.image.convert;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.luben.zstd.Zstd;
+import dev.obd.image.ByteSource;
+import dev.obd.image.Exec;
+import dev.obd.image.FileByteSource;
+import dev.obd.image.HelloWorld;
+import dev.obd.image.layer.LayerStack;
+import dev.obd.image.layer.SparseExport;
+import dev.obd.image.lsmt.LayerUuid;
+import dev.obd.image.oci.Descriptor;
+import dev.obd.image.oci.Digest;
+import dev.obd.image.oci.MediaTypes;
+import dev.obd.image.oci.OciLayout;
+import dev.obd.image.sys.Posix;
+import dev.obd.testsupport.Requirements;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Converts real multi-layer OCI images with every entry type, whiteouts and opaque directories,
+ * then extracts the OverlayBD image and compares the mounted tree with the model of the original.
+ * Needs root (loop devices, mounts).
+ */
+@org.junit.jupiter.api.Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
+class ConverterTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long VSIZE = 1L << 30;
+
+  @TempDir Path tmp;
+
+  @BeforeEach
+  void requirements() {
+    Requirements.requireRoot();
+    Requirements.requireCommand("mkfs.ext4");
+    Requirements.requireCommand("losetup");
+    Requirements.requireCommand("mount");
+    Requirements.requireCommand("e2fsck");
+  }
+
+  private static TarBuilder.Entry e(String name) {
+    return new TarBuilder.Entry(name);
+  }
+
+  private static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  /** A v2 security.capability value (cap_setuid, cap_net_raw) with a byte above 0x7F. */
+  private static final byte[] CAPS = {
+    0x01, 0, 0, 0x02, (byte) 0x80, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+  };
+
+  private static List<List<TarBuilder.Entry>> layers() {
+    String deep = "deep/" + "d".repeat(60) + "/" + "e".repeat(60) + "/file-with-a-long-path";
+    byte[] big = random(3 << 20, 1);
+    byte[] big2 = big.clone();
+    System.arraycopy(random(100_000, 2), 0, big2, 1 << 20, 100_000);
+    List<TarBuilder.Entry> l1 =
+        List.of(
+            e("etc/").type('5').mode(0755),
+            e("etc/hostname").data("box\n".getBytes()).xattr("user.note", "hello".getBytes()),
+            e("usr/").type('5').mode(0755),
+            e("usr/bin/").type('5').mode(0755),
+            e("usr/bin/tool")
+                .mode(04755)
+                .data(random(200_000, 3))
+                .xattr("security.capability", CAPS),
+            e("usr/bin/link").type('2').mode(0777).link("tool"),
+            e("usr/bin/hard").type('1').link("usr/bin/tool"),
+            e("home/user/").type('5').mode(0700).owner(1000, 1000),
+            e("home/user/notes").mode(0600).owner(1000, 1000).data("v1".getBytes()),
+            e("dev/null").type('3').mode(0666).dev(1, 3),
+            e("dev/loopx").type('4').mode(0660).owner(0, 6).dev(7, 200),
+            e("run/fifo").type('6').mode(0600),
+            e("opaque/a").data("a".getBytes()),
+            e("opaque/sub/b").data("b".getBytes()),
+            e("tmp/").type('5').mode(01777),
+            e(deep).data("deep".getBytes()).owner(12345, 54321),
+            e("data/big.bin").data(big),
+            e("dir-xattr/")
+                .type('5')
+                .mode(0750)
+                .xattr("trusted.obd", new byte[] {0, 1, 2, (byte) 0xFF}));
+    List<TarBuilder.Entry> l2 =
+        List.of(
+            e("etc/.wh.hostname"),
+            e("opaque/.wh..wh..opq"),
+            e("opaque/new").data("new".getBytes()),
+            e("home/user/notes").mode(0640).owner(1000, 1000).data("v2".getBytes()),
+            e("usr/bin/.wh.hard"),
+            e("var/log/app.log").data("log".getBytes()),
+            e("usr/bin/link").type('2').mode(0777).link("/usr/bin/tool"),
+            e("data/big.bin").data(big2));
+    List<TarBuilder.Entry> l3 =
+        List.of(
+            e("var/.wh.log"),
+            e("var/log").data("now a file".getBytes()),
+            e("etc/").type('5').mode(0700),
+            e("etc/hostname").data("box2\n".getBytes()),
+            e("bin2/x").mode(0755).data("x".getBytes()),
+            e("bin2/y").type('1').link("bin2/x"),
+            e("home/user/notes/").type('5').mode(0755).owner(1000, 1000),
+            e("home/user/notes/n1").data("n1".getBytes()),
+            e("dir-xattr/").type('5').mode(0755).xattr("user.added", "x".getBytes()));
+    return List.of(l1, l2, l3);
+  }
+
+  /** Writes an OCI layout with the layers (gzip, zstd, plain) and returns its directory. */
+  private Path sourceImage(List<List<TarBuilder.Entry>> layers) throws Exception {
+    Path dir = tmp.resolve("src");
+    OciLayout layout = OciLayout.openOrCreate(dir);
+    List<Descriptor> descs = new ArrayList<>();
+    StringBuilder diffIds = new StringBuilder();
+    for (int i = 0; i < layers.size(); i++) {
+      TarBuilder t = new TarBuilder();
+      layers.get(i).forEach(t::add);
+      byte[] tar = t.finish();
+      byte[] blob;
+      String type;
+      if (i % 3 == 0) {
+        ByteArrayOutputStream gz = new ByteArrayOutputStream();
+        try (GZIPOutputStream out = new GZIPOutputStream(gz)) {
+          out.write(tar);
+        }
+        blob = gz.toByteArray();
+        type = "application/vnd.oci.image.layer.v1.tar+gzip";
+      } else if (i % 3 == 1) {
+        blob = Zstd.compress(tar, 3);
+        type = "application/vnd.oci.image.layer.v1.tar+zstd";
+      } else {
+        blob = tar;
+        type = "application/vnd.oci.image.layer.v1.tar";
+      }
+      descs.add(layout.putBlob(type, blob));
+      diffIds.append(i == 0 ? "" : ",").append('"').append(Digest.of(tar)).append('"');
+    }
+    String config =
+        "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/bin/sh\"],\"Hostname\":\"x\"},"
+            + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
+            + diffIds
+            + "]}}";
+    Descriptor cfg = layout.putBlob(MediaTypes.OCI_CONFIG, config.getBytes());
+    StringBuilder m = new StringBuilder();
+    m.append("{\"schemaVersion\":2,\"mediaType\":\"").append(MediaTypes.OCI_MANIFEST).append("\",");
+    m.append("\"config\":").append(OciLayout.toJson(cfg)).append(",\"layers\":[");
+    for (int i = 0; i < descs.size(); i++) {
+      m.append(i == 0 ? "" : ",").append(OciLayout.toJson(descs.get(i)));
+    }
+    m.append("]}");
+    layout.tag("v1", layout.putBlob(MediaTypes.OCI_MANIFEST, m.toString().getBytes()));
+    return dir;
+  }
+
+  private Path extract(OciLayout layout, Converter.Result r, String name) throws Exception {
+    List<ByteSource> sources = new ArrayList<>();
+    for (Descriptor d : r.layers()) {
+      sources.add(FileByteSource.open(layout.verifiedBlob(d)));
+    }
+    Path img = tmp.resolve(name);
+    try (LayerStack s = LayerStack.open(sources, Optional.empty())) {
+      SparseExport.export(s, img);
+    }
+    return img;
+  }
+
+  @Test
+  void convertedMultiLayerImageHoldsTheTreeOfTheOriginal() throws Exception {
+    List<List<TarBuilder.Entry>> layers = layers();
+    Path src = sourceImage(layers);
+    Path dst = tmp.resolve("dst");
+    Converter.Result r =
+        Converter.convert(
+            src, "v1", dst, "v1-obd", new Converter.Options(VSIZE, null, "ext4", tmp), line -> {});
+    assertThat(r.layers()).hasSize(3);
+    OciLayout out = OciLayout.open(dst);
+    JsonNode config = out.readJson(r.config());
+    assertThat(config.path("config").has("Hostname")).isFalse(); // reduced to OCI fields
+    assertThat(config.path("config").path("Cmd").get(0).asText()).isEqualTo("/bin/sh");
+    Digest chain = null;
+    for (int i = 0; i < 3; i++) {
+      Descriptor d = r.layers().get(i);
+      assertThat(config.path("rootfs").path("diff_ids").get(i).asText())
+          .isEqualTo(d.digest().toString());
+      assertThat(d.mediaType()).isEqualTo(MediaTypes.OCI_LAYER_TAR);
+      assertThat(d.annotations())
+          .containsEntry(MediaTypes.OBD_BLOB_DIGEST, d.digest().toString())
+          .containsEntry(MediaTypes.OBD_BLOB_SIZE, Long.toString(d.size()))
+          .containsEntry(MediaTypes.OBD_VERSION, "0.1.0");
+      TarBuilder t = new TarBuilder();
+      layers.get(i).forEach(t::add);
+      Digest parent = chain;
+      chain = Digest.chainId(chain, Digest.of(t.finish()));
+      try (var layer =
+          dev.obd.image.layer.LayerReader.open(FileByteSource.open(out.verifiedBlob(d)))) {
+        assertThat(layer.trailer().uuid()).isEqualTo(LayerUuid.fromChainId(chain.toString()));
+        assertThat(layer.trailer().parentUuid())
+            .isEqualTo(parent == null ? LayerUuid.NIL : LayerUuid.fromChainId(parent.toString()));
+        assertThat(layer.virtualSize()).isEqualTo(VSIZE);
+      }
+    }
+    Path img = extract(out, r, "converted.img");
+    Exec.run("e2fsck", "-fn", img.toString());
+
+    FsModel model = new FsModel();
+    layers.forEach(model::apply);
+    Path mnt = Files.createDirectories(tmp.resolve("check"));
+    String dev = Exec.run("losetup", "--find", "--show", "--read-only", img.toString()).strip();
+    try {
+      Exec.run("mount", "-t", "ext4", "-o", "ro", dev, mnt.toString());
+      try {
+        compare(model, mnt);
+      } finally {
+        Exec.run("umount", mnt.toString());
+      }
+    } finally {
+      Exec.run("losetup", "-d", dev);
+    }
+  }
+
+  private static void compare(FsModel model, Path root) throws Exception {
+    Map<String, Path> actual = new TreeMap<>();
+    try (Stream<Path> walk = Files.walk(root)) {
+      walk.filter(p -> !p.equals(root)).forEach(p -> actual.put(root.relativize(p).toString(), p));
+    }
+    actual.keySet().removeIf(k -> k.equals("lost+found") || k.startsWith("lost+found/"));
+    assertThat(actual.keySet()).containsExactlyElementsOf(model.tree.keySet());
+    Map<FsModel.Node, Object> inodes = new HashMap<>();
+    for (Map.Entry<String, FsModel.Node> en : model.tree.entrySet()) {
+      String name = en.getKey();
+      FsModel.Node n = en.getValue();
+      Path p = actual.get(name);
+      Map<String, Object> a = Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
+      int mode = (Integer) a.get("mode");
+      assertThat(a.get("uid")).as(name + " uid").isEqualTo(n.uid);
+      assertThat(a.get("gid")).as(name + " gid").isEqualTo(n.gid);
+      switch (n.type) {
+        case '5':
+          assertThat(Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).as(name).isTrue();
+          assertThat(mode & 07777).as(name + " mode").isEqualTo(n.mode);
+          break;
+        case '2':
+          assertThat(Files.isSymbolicLink(p)).as(name).isTrue();
+          assertThat(Files.readSymbolicLink(p).toString()).as(name).isEqualTo(n.target);
+          break;
+        case '3':
+        case '4':
+          assertThat(mode & 0170000).as(name).isEqualTo(n.type == '3' ? 0020000 : 0060000);
+          assertThat(mode & 07777).as(name + " mode").isEqualTo(n.mode);
+          long rdev = (Long) a.get("rdev");
+          assertThat(((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffL)).isEqualTo(n.major);
+          assertThat((rdev & 0xff) | ((rdev >> 12) & ~0xffL)).isEqualTo(n.minor);
+          break;
+        case '6':
+          assertThat(mode & 0170000).as(name).isEqualTo(0010000);
+          assertThat(mode & 07777).as(name + " mode").isEqualTo(n.mode);
+          break;
+        default:
+          assertThat(Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).as(name).isTrue();
+          assertThat(mode & 07777).as(name + " mode").isEqualTo(n.mode);
+          assertThat(Files.readAllBytes(p)).as(name + " content").isEqualTo(n.data);
+          Object ino = a.get("ino");
+          Object seen = inodes.putIfAbsent(n, ino);
+          if (seen != null) {
+            assertThat(ino).as(name + " is a hard link").isEqualTo(seen);
+          }
+      }
+      Map<String, byte[]> xattrs = Posix.xattrs(p);
+      assertThat(xattrs.keySet())
+          .as(name + " xattrs")
+          .containsExactlyInAnyOrderElementsOf(n.xattrs.keySet());
+      for (Map.Entry<String, byte[]> x : n.xattrs.entrySet()) {
+        assertThat(xattrs.get(x.getKey())).as(name + " " + x.getKey()).isEqualTo(x.getValue());
+      }
+    }
+    assertThat(inodes.values()).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aLayerCannotWriteOutsideTheImageThroughSymlinks() throws Exception {
+    String marker = "obd-escape-" + System.nanoTime();
+    List<TarBuilder.Entry> layer =
+        List.of(
+            e("escape").type('2').mode(0777).link("/"),
+            e("up").type('2').mode(0777).link("../../../../../../tmp"),
+            e("escape/tmp/" + marker).data("inside".getBytes()),
+            e("up/" + marker + "-2").data("inside".getBytes()));
+    Path src = sourceImage(List.of(layer));
+    Converter.Result r =
+        Converter.convert(
+            src,
+            "v1",
+            tmp.resolve("dst"),
+            "x",
+            new Converter.Options(VSIZE, null, "ext4", tmp),
+            l -> {});
+    assertThat(Path.of("/tmp", marker)).doesNotExist();
+    assertThat(Path.of("/tmp", marker + "-2")).doesNotExist();
+    Path img = extract(OciLayout.open(tmp.resolve("dst")), r, "escape.img");
+    String ls = Exec.run("debugfs", "-R", "ls -l /tmp", img.toString());
+    assertThat(ls).contains(marker).contains(marker + "-2");
+  }
+
+  @Test
+  void helloWorldConvertsToTheOfficialLayoutAndRunsTheSameBinary() throws Exception {
+    Path dst = tmp.resolve("hello");
+    Converter.Result r =
+        Converter.convert(
+            HelloWorld.layout(),
+            "amd64",
+            dst,
+            "amd64-converted",
+            new Converter.Options(Converter.Options.DEFAULT_VSIZE, null, "ext4", tmp),
+            l -> {});
+    OciLayout out = OciLayout.open(dst);
+    OciLayout official = OciLayout.open(HelloWorld.layout());
+    JsonNode ours = out.readJson(r.manifest());
+    JsonNode theirs = official.readJson(official.resolve("amd64-converted"));
+    assertThat(fieldNames(ours)).isEqualTo(fieldNames(theirs));
+    assertThat(fieldNames(ours.path("layers").get(0)))
+        .isEqualTo(fieldNames(theirs.path("layers").get(0)));
+    assertThat(fieldNames(ours.path("layers").get(0).path("annotations")))
+        .isEqualTo(fieldNames(theirs.path("layers").get(0).path("annotations")));
+    JsonNode ourConfig = out.readJson(r.config());
+    JsonNode theirConfig =
+        official.readJson(OciLayout.descriptor(theirs.path("config"), "official manifest"));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) ourConfig).remove("rootfs");
+    ((com.fasterxml.jackson.databind.node.ObjectNode) theirConfig).remove("rootfs");
+    assertThat(JSON.writeValueAsString(ourConfig)).isEqualTo(JSON.writeValueAsString(theirConfig));
+    try (var layer =
+        dev.obd.image.layer.LayerReader.open(
+            FileByteSource.open(out.verifiedBlob(r.layers().get(0))))) {
+      assertThat(layer.trailer().uuid())
+          .isEqualTo(LayerUuid.parse("01BB4FCE-3EB1-B56B-05AD-F99504DAFD31"));
+    }
+    Path img = extract(out, r, "hello.img");
+    Path hello = tmp.resolve("hello.bin");
+    Exec.run("debugfs", "-R", "dump /hello " + hello, img.toString());
+    assertThat(Files.readAllBytes(hello)).isEqualTo(HelloWorld.originalHello());
+    String stat = Exec.run("debugfs", "-R", "stat /hello", img.toString());
+    assertThat(stat).contains("Mode:  0775"); // -rwxrwxr-x in the original layer
+  }
+
+  private static List<String> fieldNames(JsonNode n) {
+    List<String> names = new ArrayList<>();
+    n.fieldNames().forEachRemaining(names::add);
+    return names;
+  }
+}
