@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
       ExtractCommand.class,
       CommitCommand.class,
       ConvertCommand.class,
+      dev.obd.backstore.cli.NbdCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Obdctl implements Runnable {
