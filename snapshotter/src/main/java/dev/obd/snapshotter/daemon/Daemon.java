@@ -1,9 +1,11 @@
 package dev.obd.snapshotter.daemon;
 
-import dev.obd.snapshotter.api.RequestLogInterceptor;
+import dev.obd.snapshotter.api.RpcObserver;
 import dev.obd.snapshotter.api.SnapshotsService;
 import dev.obd.snapshotter.api.StrictRequestParsing;
 import dev.obd.snapshotter.config.SnapshotterConfig;
+import dev.obd.snapshotter.metrics.MetricsServer;
+import dev.obd.snapshotter.metrics.SnapshotterMetrics;
 import dev.obd.snapshotter.overlay.OverlayFeatures;
 import dev.obd.snapshotter.overlay.OverlaySnapshotter;
 import dev.obd.snapshotter.snapshots.Snapshotter;
@@ -26,11 +28,20 @@ public final class Daemon {
   private final Snapshotter snapshotter;
   private final UnixSocketServer server;
   private final SystemdNotifier notifier;
+  private final SnapshotterMetrics metrics;
+  private final MetricsServer metricsServer;
 
-  private Daemon(Snapshotter snapshotter, UnixSocketServer server, SystemdNotifier notifier) {
+  private Daemon(
+      Snapshotter snapshotter,
+      UnixSocketServer server,
+      SystemdNotifier notifier,
+      SnapshotterMetrics metrics,
+      MetricsServer metricsServer) {
     this.snapshotter = snapshotter;
     this.server = server;
     this.notifier = notifier;
+    this.metrics = metrics;
+    this.metricsServer = metricsServer;
   }
 
   public static Daemon start(SnapshotterConfig config, SystemdNotifier notifier)
@@ -38,11 +49,25 @@ public final class Daemon {
     List<String> overlayOptions = OverlayFeatures.detect();
     Snapshotter snapshotter =
         OverlaySnapshotter.open(config.root(), config.asyncRemove(), overlayOptions);
+    SnapshotterMetrics metrics = null;
+    MetricsServer metricsServer = null;
     try {
+      SnapshotterConfig.Exporter exporter = config.exporter();
+      if (exporter.enable()) {
+        metrics = new SnapshotterMetrics(snapshotter::countByKind);
+        metricsServer =
+            MetricsServer.start(metrics, exporter.host(), exporter.port(), exporter.uriPrefix());
+        LOG.info(
+            "metrics on http://"
+                + exporter.host()
+                + ":"
+                + metricsServer.port()
+                + exporter.uriPrefix());
+      }
       var service =
           ServerInterceptors.intercept(
               StrictRequestParsing.apply(new SnapshotsService(snapshotter).bindService()),
-              new RequestLogInterceptor());
+              new RpcObserver(metrics));
       UnixSocketServer server = UnixSocketServer.start(config.address(), List.of(service));
       LOG.info(
           "serving containerd.services.snapshots.v1.Snapshots on "
@@ -52,9 +77,15 @@ public final class Daemon {
               + ", overlay options "
               + overlayOptions
               + ")");
+      if (metrics != null) {
+        metrics.setAlive(true);
+      }
       notifier.notify("READY=1");
-      return new Daemon(snapshotter, server, notifier);
+      return new Daemon(snapshotter, server, notifier, metrics, metricsServer);
     } catch (IOException | RuntimeException e) {
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       snapshotter.close();
       throw e;
     }
@@ -62,9 +93,15 @@ public final class Daemon {
 
   public void stop() throws InterruptedException {
     notifier.notify("STOPPING=1");
+    if (metrics != null) {
+      metrics.setAlive(false);
+    }
     try {
       server.shutdown(STOP_GRACE_MILLIS);
     } finally {
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       snapshotter.close();
     }
     LOG.info("stopped");

@@ -240,6 +240,16 @@ public final class OverlaySnapshotter implements Snapshotter {
   }
 
   @Override
+  public Map<Kind, Long> countByKind() {
+    return store.read(
+        view -> {
+          Map<Kind, Long> counts = new java.util.EnumMap<>(Kind.class);
+          view.all().forEach(r -> counts.merge(r.kind(), 1L, Long::sum));
+          return counts;
+        });
+  }
+
+  @Override
   public void cleanup() {
     List<Path> orphans = store.write(dirs::orphans);
     orphans.forEach(dirs::deleteQuietly);

@@ -43,6 +43,13 @@ public interface Snapshotter extends AutoCloseable {
 
   Usage usage(String key);
 
+  /** How many snapshots of each kind exist (for metrics). */
+  default Map<Kind, Long> countByKind() {
+    Map<Kind, Long> counts = new java.util.EnumMap<>(Kind.class);
+    walk(List.of(), info -> counts.merge(info.kind(), 1L, Long::sum));
+    return counts;
+  }
+
   /** Deletes on-disk data that no snapshot references any more. */
   void cleanup();
 

@@ -2,6 +2,7 @@ package dev.obd.snapshotter.api;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import dev.obd.snapshotter.metrics.SnapshotterMetrics;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -14,13 +15,23 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Logs every RPC once, when it finishes: at debug level the method, the key, name and parent it
- * named, its duration and outcome; at warning level, with the cause chain, a call that failed for a
- * reason containerd cannot classify (a bug or an environment problem rather than a client error).
- * Thread-safe.
+ * Observes every RPC once, when it finishes, so that no RPC implementation repeats this work: it
+ * records the call's latency and outcome in the metrics (when enabled) and logs it: at debug level
+ * the method, the key, name and parent it named, its duration and outcome; at warning level, with
+ * the cause chain, a call that failed for a reason containerd cannot classify (a bug or an
+ * environment problem rather than a client error). Thread-safe.
  */
-public final class RequestLogInterceptor implements ServerInterceptor {
+public final class RpcObserver implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger("dev.obd.snapshotter.rpc");
+
+  private final SnapshotterMetrics metrics;
+
+  /**
+   * @param metrics where to record calls, or null when metrics are off
+   */
+  public RpcObserver(SnapshotterMetrics metrics) {
+    this.metrics = metrics;
+  }
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
@@ -32,7 +43,12 @@ public final class RequestLogInterceptor implements ServerInterceptor {
         new SimpleForwardingServerCall<>(call) {
           @Override
           public void close(Status status, Metadata trailers) {
-            log(method, request[0], status, System.nanoTime() - start);
+            long nanos = System.nanoTime() - start;
+            if (metrics != null) {
+              // upstream names the List RPC after the Go method behind it
+              metrics.record(method.equals("List") ? "Walk" : method, !status.isOk(), nanos);
+            }
+            log(method, request[0], status, nanos);
             super.close(status, trailers);
           }
         };
