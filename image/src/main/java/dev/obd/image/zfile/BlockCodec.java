@@ -1,6 +1,8 @@
 package dev.obd.image.zfile;
 
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
 import java.nio.ByteBuffer;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
@@ -76,7 +78,16 @@ abstract class BlockCodec {
     }
   }
 
+  /**
+   * zstd through per-thread contexts: creating a context per call costs more than decompressing a 4
+   * KiB block. Contexts live as long as their thread.
+   */
   private static final class ZstdCodec extends BlockCodec {
+    private static final ThreadLocal<ZstdDecompressCtx> DCTX =
+        ThreadLocal.withInitial(ZstdDecompressCtx::new);
+    private static final ThreadLocal<ZstdCompressCtx> CCTX =
+        ThreadLocal.withInitial(() -> new ZstdCompressCtx().setLevel(ZSTD_LEVEL));
+
     @Override
     int maxCompressedLength(int n) {
       return (int) Zstd.compressBound(n);
@@ -84,28 +95,22 @@ abstract class BlockCodec {
 
     @Override
     int compress(ByteBuffer src, int srcOff, int n, ByteBuffer dst, int dstOff) {
-      long r =
-          Zstd.compressDirectByteBuffer(
-              dst, dstOff, dst.capacity() - dstOff, src, srcOff, n, ZSTD_LEVEL);
-      if (Zstd.isError(r)) {
-        throw new IllegalStateException("zstd compression failed: " + Zstd.getErrorName(r));
+      try {
+        return CCTX.get()
+            .compressDirectByteBuffer(dst, dstOff, dst.capacity() - dstOff, src, srcOff, n);
+      } catch (RuntimeException e) {
+        throw new IllegalStateException("zstd compression failed: " + e.getMessage(), e);
       }
-      return (int) r;
     }
 
     @Override
     int decompress(
         ByteBuffer src, int srcOff, int srcLen, ByteBuffer dst, int dstOff, int capacity) {
-      long r;
       try {
-        r = Zstd.decompressDirectByteBuffer(dst, dstOff, capacity, src, srcOff, srcLen);
+        return DCTX.get().decompressDirectByteBuffer(dst, dstOff, capacity, src, srcOff, srcLen);
       } catch (RuntimeException e) {
         throw new IllegalStateException("malformed zstd block: " + e.getMessage(), e);
       }
-      if (Zstd.isError(r)) {
-        throw new IllegalStateException("malformed zstd block: " + Zstd.getErrorName(r));
-      }
-      return (int) r;
     }
 
     @Override
