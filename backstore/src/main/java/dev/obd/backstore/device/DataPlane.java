@@ -32,6 +32,7 @@ public final class DataPlane implements AutoCloseable {
   private final NbdTransport transport;
   private final ExecutorService openPool;
   private final ScheduledExecutorService scheduler;
+  private final ExecutorService cachePool;
   private final ImageOpener opener;
 
   private DataPlane(
@@ -40,8 +41,10 @@ public final class DataPlane implements AutoCloseable {
       RangeCache cache,
       NbdTransport transport,
       ExecutorService openPool,
-      ScheduledExecutorService scheduler) {
+      ScheduledExecutorService scheduler,
+      ExecutorService cachePool) {
     this.config = config;
+    this.cachePool = cachePool;
     this.registry = registry;
     this.cache = cache;
     this.transport = transport;
@@ -61,19 +64,21 @@ public final class DataPlane implements AutoCloseable {
     ExecutorService openPool = Executors.newCachedThreadPool(daemonThreads("open"));
     ScheduledExecutorService scheduler =
         Executors.newScheduledThreadPool(2, daemonThreads("background"));
+    // digest checks and sequential read-ahead of the range cache
+    ExecutorService cachePool = Executors.newFixedThreadPool(4, daemonThreads("cache"));
     RangeCache cache =
         RangeCache.open(
             Path.of(config.cacheConfig().cacheDir()),
             config.cacheConfig().cacheSizeBytes(),
             config.cacheConfig().refillSize(),
-            scheduler);
+            cachePool);
     RegistryClient registry =
         new RegistryClient(
             config.registrySettings(),
             new CredentialStore(
                 Path.of(config.credentialFilePath()), Path.of(config.dockerConfigPath())));
     NbdTransport transport = NbdTransport.start(config.ioThreads());
-    return new DataPlane(config, registry, cache, transport, openPool, scheduler);
+    return new DataPlane(config, registry, cache, transport, openPool, scheduler, cachePool);
   }
 
   /** The device manager of the daemon, attaching with {@code attacher}. */
@@ -150,6 +155,7 @@ public final class DataPlane implements AutoCloseable {
   public void close() {
     scheduler.shutdownNow();
     openPool.shutdownNow();
+    cachePool.shutdownNow();
     transport.close();
     try {
       scheduler.awaitTermination(2, TimeUnit.SECONDS);

@@ -44,6 +44,11 @@ public final class RangeCache {
   private final long capacity;
   private final int chunkSize;
   private final Executor verifier;
+  private final Executor background;
+
+  /** Chunks fetched ahead of a sequential reader. */
+  static final int READ_AHEAD = 4;
+
   private final LinkedHashMap<ChunkKey, Long> lru = new LinkedHashMap<>(1024, 0.75f, true);
   private final Map<String, Integer> chunksPerBlob = new HashMap<>();
   private final Set<String> verifiedBlobs = ConcurrentHashMap.newKeySet();
@@ -68,6 +73,7 @@ public final class RangeCache {
     this.capacity = capacity;
     this.chunkSize = chunkSize;
     this.verifier = verifier;
+    this.background = verifier;
   }
 
   /**
@@ -174,6 +180,46 @@ public final class RangeCache {
     misses.increment();
     byte[] data = fill(key, chunkLength, blobSize, fetcher);
     dst.duplicate().put(data, offset, dst.remaining());
+    readAhead(key, blobSize, fetcher);
+  }
+
+  /**
+   * After a miss that continues a sequential run (the previous chunk is cached), fetches the next
+   * {@link #READ_AHEAD} chunks in the background, so a sequential reader finds them present or in
+   * flight instead of paying one registry round trip per chunk.
+   */
+  private void readAhead(ChunkKey key, long blobSize, Fetcher fetcher) {
+    long chunks = (blobSize + chunkSize - 1) / chunkSize;
+    synchronized (this) {
+      if (key.index() == 0 || !lru.containsKey(new ChunkKey(key.hex(), key.index() - 1))) {
+        return;
+      }
+    }
+    for (long i = key.index() + 1; i <= key.index() + READ_AHEAD && i < chunks; i++) {
+      ChunkKey next = new ChunkKey(key.hex(), i);
+      boolean present;
+      synchronized (this) {
+        present = lru.containsKey(next);
+      }
+      if (present || fills.containsKey(next)) {
+        continue;
+      }
+      int length = (int) Math.min(chunkSize, blobSize - i * chunkSize);
+      try {
+        background.execute(
+            () -> {
+              try {
+                if (!fills.containsKey(next)) {
+                  fill(next, length, blobSize, fetcher);
+                }
+              } catch (IOException | RuntimeException e) {
+                LOG.fine("read-ahead of chunk " + next.index() + " failed: " + e.getMessage());
+              }
+            });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        return;
+      }
+    }
   }
 
   private byte[] fill(ChunkKey key, int chunkLength, long blobSize, Fetcher fetcher)

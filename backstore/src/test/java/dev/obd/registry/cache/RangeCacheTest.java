@@ -84,14 +84,26 @@ class RangeCacheTest {
   void theCacheStaysWithinItsSizeBoundByEvictingTheLeastRecentlyUsedChunks() throws Exception {
     long bound = 3 * ChunkFile.fileSize(8192);
     RangeCache c = RangeCache.open(dir, bound, 8192, Runnable::run);
-    read(c, 0, 8192); // chunk 0
-    read(c, 8192, 8192); // chunk 1
-    read(c, 16384, 8192); // chunk 2
-    read(c, 0, 10); // chunk 0 used again
-    read(c, 24576, 8192); // chunk 3 evicts chunk 1, the least recently used
+    // non-sequential order, so that no read-ahead runs
+    read(c, 2 * 8192, 10); // chunk 2
+    read(c, 0, 10); // chunk 0
+    read(c, 4 * 8192, 10); // chunk 4
+    read(c, 2 * 8192, 10); // chunk 2 used again
+    read(c, 6 * 8192, 10); // chunk 6 evicts chunk 0, the least recently used
     assertThat(c.usedBytes()).isLessThanOrEqualTo(bound);
-    assertThat(Files.exists(dir.resolve(hex).resolve("1"))).isFalse();
-    assertThat(Files.exists(dir.resolve(hex).resolve("0"))).isTrue();
+    assertThat(Files.exists(dir.resolve(hex).resolve("0"))).isFalse();
+    assertThat(Files.exists(dir.resolve(hex).resolve("2"))).isTrue();
+  }
+
+  @Test
+  void aSequentialReaderGetsTheNextChunksFetchedAhead() throws Exception {
+    RangeCache c = RangeCache.open(dir, 1 << 20, 8192, Runnable::run);
+    read(c, 0, 10);
+    read(c, 8192, 10); // continues a sequential run: chunks 2..5 are fetched ahead
+    int before = fetches.get();
+    assertThat(read(c, 2 * 8192, 4 * 8192))
+        .isEqualTo(java.util.Arrays.copyOfRange(blob, 2 * 8192, 6 * 8192));
+    assertThat(fetches.get()).isEqualTo(before);
   }
 
   @Test
