@@ -1,0 +1,269 @@
+package dev.obd.it.e2e.support;
+
+import dev.obd.testsupport.ChildProcess;
+import dev.obd.testsupport.Requirements;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real containerd (Debian's package) with its own root, state and sockets under a directory of
+ * the test's, talking to obd-snapshotter as the proxy plugin {@value #SNAPSHOTTER}. {@link #close}
+ * kills the containers' tasks, stops containerd and any shim it left, and unmounts what is left
+ * under its directory, so a failing test leaves nothing running or mounted.
+ */
+public final class Containerd implements AutoCloseable {
+  /** The name containerd knows obd-snapshotter by: upstream's. */
+  public static final String SNAPSHOTTER = "overlaybd";
+
+  private static final Duration READY = Duration.ofSeconds(60);
+  private final Path dir;
+  private final Path socket;
+  private final ChildProcess process;
+
+  private Containerd(Path dir, Path socket, ChildProcess process) {
+    this.dir = dir;
+    this.socket = socket;
+    this.process = process;
+  }
+
+  /**
+   * The configuration the tests use: CRI enabled with obd-snapshotter and snapshot annotations,
+   * plain-http access to the local registry.
+   */
+  public static String config(Path dir, Path snapshotterSocket) {
+    return """
+        version = 2
+        root = "%1$s/root"
+        state = "%1$s/state"
+
+        [grpc]
+          address = "%1$s/containerd.sock"
+        [ttrpc]
+          address = "%1$s/containerd.sock.ttrpc"
+        [debug]
+          level = "info"
+
+        [proxy_plugins]
+          [proxy_plugins.%2$s]
+            type = "snapshot"
+            address = "%3$s"
+
+        [plugins]
+          [plugins."io.containerd.grpc.v1.cri".containerd]
+            snapshotter = "%2$s"
+            disable_snapshot_annotations = false
+          [plugins."io.containerd.grpc.v1.cri".registry]
+            config_path = "%1$s/certs.d"
+        """
+        .formatted(dir, SNAPSHOTTER, snapshotterSocket);
+  }
+
+  /** Starts containerd with {@code config} (a config.toml text) and waits until it answers. */
+  public static Containerd start(Path dir, String config, String registryHost) {
+    Requirements.requireCommand("containerd");
+    Requirements.requireCommand("ctr");
+    Requirements.requireCommand("runc");
+    try {
+      Files.createDirectories(dir);
+      if (registryHost != null) {
+        Path hosts = Files.createDirectories(dir.resolve("certs.d").resolve(registryHost));
+        Files.writeString(
+            hosts.resolve("hosts.toml"),
+            "server = \"http://%1$s\"\n[host.\"http://%1$s\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+                .formatted(registryHost));
+      }
+      Path file = dir.resolve("config.toml");
+      Files.writeString(file, config);
+      Path socket = dir.resolve("containerd.sock");
+      ChildProcess p =
+          ChildProcess.start(
+              "containerd",
+              List.of("containerd", "--config", file.toString()),
+              dir.resolve("containerd.log"),
+              Map.of());
+      Containerd c = new Containerd(dir, socket, p);
+      p.awaitCondition("ctr version", READY, c::answers);
+      return c;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private boolean answers() {
+    try {
+      return run(List.of("ctr", "-a", socket.toString(), "version"), Duration.ofSeconds(10)).exit
+          == 0;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public String logTail(int lines) {
+    return process.logTail(lines);
+  }
+
+  /** Runs {@code ctr -n namespace args...}; fails with the output unless it exits 0. */
+  public String ctr(String namespace, String... args) {
+    Result r = ctrResult(namespace, args);
+    if (r.exit != 0) {
+      throw new AssertionError(
+          "ctr "
+              + String.join(" ", args)
+              + " exited "
+              + r.exit
+              + ":\n"
+              + r.output
+              + "\ncontainerd log:\n"
+              + logTail(30));
+    }
+    return r.output;
+  }
+
+  /** Runs {@code ctr -n namespace args...} and returns its exit code and output. */
+  public Result ctrResult(String namespace, String... args) {
+    List<String> cmd = new ArrayList<>(List.of("ctr", "-a", socket.toString(), "-n", namespace));
+    cmd.addAll(List.of(args));
+    return run(cmd, Duration.ofMinutes(5));
+  }
+
+  /** Exit code and combined output of a command. */
+  public record Result(int exit, String output) {}
+
+  public static Result run(List<String> cmd, Duration deadline) {
+    try {
+      Path out = Files.createTempFile("ctr-", ".out");
+      try {
+        Process p =
+            new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        if (!p.waitFor(deadline.toMillis(), TimeUnit.MILLISECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          throw new AssertionError(
+              cmd + " did not finish within " + deadline + ":\n" + Files.readString(out));
+        }
+        return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
+      } finally {
+        Files.deleteIfExists(out);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted", e);
+    }
+  }
+
+  /** Stops containerd (SIGTERM) without cleaning up, e.g. to restart it. */
+  public void stop() {
+    if (process.isAlive()) {
+      process.terminate(Duration.ofSeconds(30));
+    }
+  }
+
+  @Override
+  public void close() {
+    List<String> problems = new ArrayList<>();
+    if (process.isAlive()) {
+      for (String ns : List.of("default", "k8s.io")) {
+        try {
+          for (String task : lines(ctrResult(ns, "tasks", "ls", "-q").output)) {
+            ctrResult(ns, "tasks", "kill", "-s", "SIGKILL", task);
+            for (int i = 0; i < 50 && ctrResult(ns, "tasks", "delete", task).exit != 0; i++) {
+              Thread.sleep(100);
+            }
+          }
+          for (String c : lines(ctrResult(ns, "containers", "ls", "-q").output)) {
+            ctrResult(ns, "containers", "delete", c);
+          }
+        } catch (RuntimeException | InterruptedException | AssertionError e) {
+          problems.add("cleaning namespace " + ns + ": " + e);
+        }
+      }
+      process.terminate(Duration.ofSeconds(30));
+    }
+    killShims();
+    unmountBelow(dir);
+    removeEmptyRunDirectories();
+    if (!problems.isEmpty()) {
+      System.err.println("containerd cleanup: " + problems);
+    }
+  }
+
+  /**
+   * containerd 1.6 keeps shim sockets, runc state and fifos under /run/containerd whatever its
+   * configured state directory; remove what it left there, if empty (a real containerd on the
+   * host may use them too).
+   */
+  private static void removeEmptyRunDirectories() {
+    for (String d :
+        List.of("/run/containerd/runc/default", "/run/containerd/runc/k8s.io", "/run/containerd/runc",
+            "/run/containerd/s", "/run/containerd/fifo", "/run/containerd")) {
+      try {
+        Files.deleteIfExists(Path.of(d));
+      } catch (IOException notEmptyOrInUse) {
+        // someone else's
+      }
+    }
+  }
+
+  /** Shims are started by containerd with its address; they outlive it if a task survived. */
+  private void killShims() {
+    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) procs::iterator) {
+        if (!p.getFileName().toString().matches("\\d+")) {
+          continue;
+        }
+        try {
+          String cmdline = Files.readString(p.resolve("cmdline")).replace('\0', ' ');
+          if (cmdline.contains("containerd-shim") && cmdline.contains(socket.toString())) {
+            run(List.of("kill", "-9", p.getFileName().toString()), Duration.ofSeconds(5));
+          }
+        } catch (IOException vanished) {
+          // the process exited meanwhile
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Unmounts, deepest first, every mount below {@code dir} (rootfs mounts of killed tasks). */
+  public static void unmountBelow(Path dir) {
+    try {
+      List<String> targets = new ArrayList<>();
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String target = line.split(" ")[4].replace("\\040", " ");
+        if (target.startsWith(dir.toString() + "/")) {
+          targets.add(target);
+        }
+      }
+      targets.sort(Comparator.comparingInt(String::length).reversed());
+      for (String t : targets) {
+        run(List.of("umount", "-l", t), Duration.ofSeconds(30));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static List<String> lines(String s) {
+    return s.lines().map(String::trim).filter(l -> !l.isEmpty()).toList();
+  }
+}

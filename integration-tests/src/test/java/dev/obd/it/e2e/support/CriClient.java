@@ -1,0 +1,74 @@
+package dev.obd.it.e2e.support;
+
+import dev.obd.it.cri.Image;
+import dev.obd.it.cri.ImageServiceGrpc;
+import dev.obd.it.cri.ImageSpec;
+import dev.obd.it.cri.ListImagesRequest;
+import dev.obd.it.cri.PullImageRequest;
+import dev.obd.it.cri.RemoveImageRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * kubelet's side of image pulls: the CRI ImageService on containerd's own socket. Debian has no
+ * crictl, so the tests speak the API directly, as kubelet does.
+ */
+public final class CriClient implements AutoCloseable {
+  private final EventLoopGroup group =
+      new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+  private final ManagedChannel channel;
+
+  public CriClient(Path containerdSocket) {
+    channel =
+        NettyChannelBuilder.forAddress(new DomainSocketAddress(containerdSocket.toString()))
+            .eventLoopGroup(group)
+            .channelType(EpollDomainSocketChannel.class)
+            .withOption(ChannelOption.SO_KEEPALIVE, null)
+            .usePlaintext()
+            .build();
+  }
+
+  private ImageServiceGrpc.ImageServiceBlockingStub stub() {
+    return ImageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
+  }
+
+  /** PullImage, as kubelet calls it; returns the image id containerd reports. */
+  public String pull(String image) {
+    return stub()
+        .pullImage(
+            PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(image)).build())
+        .getImageRef();
+  }
+
+  public List<Image> list() {
+    return stub().listImages(ListImagesRequest.getDefaultInstance()).getImagesList();
+  }
+
+  public void remove(String image) {
+    stub()
+        .removeImage(
+            RemoveImageRequest.newBuilder()
+                .setImage(ImageSpec.newBuilder().setImage(image))
+                .build());
+  }
+
+  @Override
+  public void close() {
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+  }
+}

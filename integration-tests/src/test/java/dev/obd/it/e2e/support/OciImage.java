@@ -1,0 +1,133 @@
+package dev.obd.it.e2e.support;
+
+import dev.obd.testsupport.Mounts;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An OCI image the tests build without any registry or download: gzip layers, a config with a
+ * command, a manifest, written as an OCI image layout (and as a tar of it for ctr import).
+ */
+public final class OciImage {
+  private final String name;
+  private final List<TarLayer> layers;
+  private final List<String> cmd;
+
+  public OciImage(String name, List<TarLayer> layers, List<String> cmd) {
+    this.name = name;
+    this.layers = List.copyOf(layers);
+    this.cmd = List.copyOf(cmd);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public List<TarLayer> layers() {
+    return layers;
+  }
+
+  /** containerd's chain ids of the layers, bottom first. */
+  public List<String> chainIds() {
+    List<String> ids = new ArrayList<>();
+    String chain = null;
+    for (TarLayer l : layers) {
+      String diffId = TarLayer.sha256(l.tar());
+      chain =
+          chain == null
+              ? diffId
+              : TarLayer.sha256((chain + " " + diffId).getBytes(StandardCharsets.UTF_8));
+      ids.add(chain);
+    }
+    return ids;
+  }
+
+  /** Writes an OCI image layout to {@code dir}, tagged {@code tag}. */
+  public void writeLayout(Path dir, String tag) throws IOException {
+    Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
+    StringBuilder layerDescs = new StringBuilder();
+    StringBuilder diffIds = new StringBuilder();
+    for (TarLayer l : layers) {
+      byte[] tar = l.tar();
+      byte[] gz = TarLayer.gzip(tar);
+      String digest = blob(blobs, gz);
+      if (layerDescs.length() > 0) {
+        layerDescs.append(',');
+        diffIds.append(',');
+      }
+      layerDescs.append(
+          "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\",\"size\":%d}"
+              .formatted(digest, gz.length));
+      diffIds.append('"').append(TarLayer.sha256(tar)).append('"');
+    }
+    StringBuilder cmdJson = new StringBuilder();
+    for (String c : cmd) {
+      cmdJson.append(cmdJson.length() == 0 ? "" : ",").append(json(c));
+    }
+    byte[] config =
+        ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\"],\"Cmd\":["
+                + cmdJson
+                + "]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
+                + diffIds
+                + "]}}")
+            .getBytes(StandardCharsets.UTF_8);
+    String configDigest = blob(blobs, config);
+    byte[] manifest =
+        ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\""
+                + configDigest
+                + "\",\"size\":"
+                + config.length
+                + "},\"layers\":["
+                + layerDescs
+                + "]}")
+            .getBytes(StandardCharsets.UTF_8);
+    String manifestDigest = blob(blobs, manifest);
+    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    Files.writeString(
+        dir.resolve("index.json"),
+        ("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"digest\":\"%s\",\"size\":%d,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},"
+                + "\"annotations\":{\"io.containerd.image.name\":%s,\"org.opencontainers.image.ref.name\":%s}}]}")
+            .formatted(manifestDigest, manifest.length, json(name), json(tag)));
+  }
+
+  /** Writes the layout as a tar, as {@code ctr images import} reads it. */
+  public Path writeTar(Path dir, String tag) throws IOException {
+    Path layout = Files.createDirectories(dir.resolve("layout"));
+    writeLayout(layout, tag);
+    Path tar = dir.resolve("image.tar");
+    Mounts.run(List.of("tar", "-C", layout.toString(), "-cf", tar.toString(), "."), null);
+    return tar;
+  }
+
+  /** Pushes the image to {@code registryHost} (plain http) as {@code repo:tag} with skopeo. */
+  public String push(Path dir, String registryHost, String repo, String tag) throws IOException {
+    Path layout = Files.createDirectories(dir.resolve("push-layout"));
+    writeLayout(layout, tag);
+    String ref = registryHost + "/" + repo + ":" + tag;
+    Mounts.run(
+        List.of(
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            "oci:" + layout + ":" + tag,
+            "docker://" + ref),
+        null);
+    return ref;
+  }
+
+  private static String blob(Path blobs, byte[] data) throws IOException {
+    String digest = TarLayer.sha256(data);
+    Files.write(blobs.resolve(digest.substring("sha256:".length())), data);
+    return digest;
+  }
+
+  private static String json(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+  }
+}
