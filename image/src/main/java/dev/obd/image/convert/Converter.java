@@ -124,10 +124,12 @@ public final class Converter {
       for (int i = 0; i < manifest.layers().size(); i++) {
         Descriptor layer = manifest.layers().get(i);
         Path blob = src.verifiedBlob(layer);
+        long t0 = System.nanoTime();
         LayerApplier.Result applied;
         try (LoopMount m = LoopMount.mount(disk, work.resolve("mnt"))) {
           applied = LayerApplier.apply(m.root(), blob);
         }
+        long t1 = System.nanoTime();
         if (!declaredDiffIds.isEmpty() && !declaredDiffIds.get(i).equals(applied.diffId())) {
           throw new IOException(
               "convert layer "
@@ -152,6 +154,7 @@ public final class Converter {
                 "",
                 options.virtualSize());
         BlobInfo info = commitLayer(disk, committed, work.resolve("layer-" + i), commit);
+        long t2 = System.nanoTime();
         Digest digest = Digest.parse(info.digest());
         dst.moveIn(info.path(), digest);
         committed.add(dst.blobPath(digest));
@@ -162,15 +165,18 @@ public final class Converter {
         layers.add(new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, info.size(), ann));
         progress.accept(
             String.format(
-                "layer %d/%d %s: %d entries, %d whiteouts -> %s (%d bytes, %d index entries)",
+                "layer %d/%d %s: %d entries, %d whiteouts, applied in %.1f s -> %s (%d bytes,"
+                    + " %d index entries, committed in %.1f s)",
                 i + 1,
                 manifest.layers().size(),
                 layer.digest(),
                 applied.entries(),
                 applied.whiteouts(),
+                (t1 - t0) / 1e9,
                 digest,
                 info.size(),
-                info.entries()));
+                info.entries(),
+                (t2 - t1) / 1e9));
       }
       List<Digest> blobDigests = new ArrayList<>();
       for (Descriptor l : layers) {

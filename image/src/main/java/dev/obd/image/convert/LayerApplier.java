@@ -18,11 +18,12 @@ import java.nio.file.attribute.FileTime;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -34,8 +35,10 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * symlinks, device nodes and FIFOs are reproduced. Paths are resolved inside the root (see {@link
  * RootedPath}).
  *
- * <p>Whiteouts apply to lower layers only, so they are collected in a first pass and executed
- * before the second pass extracts the layer; the first pass also computes the layer's diffID.
+ * <p>One pass over the decompressed stream: whiteouts may come after entries of the same layer, so
+ * a whiteout removes only what this layer has not created itself (a directory this layer touched is
+ * kept and pruned of its lower content), which is what applying whiteouts first would give. The
+ * same pass computes the layer's diffID.
  */
 final class LayerApplier {
   private static final String WHITEOUT = ".wh.";
@@ -43,12 +46,9 @@ final class LayerApplier {
 
   private final Path root;
   private final Path blob;
-  private final List<String> deletions = new ArrayList<>();
-  private final List<String> opaqueDirs = new ArrayList<>();
+  private final Set<String> created = new HashSet<>();
   private final Map<Path, FileTime> dirTimes = new LinkedHashMap<>();
-  private final Map<String, Integer> seen = new HashMap<>();
-  private PaxXattrs rawXattrs;
-  private boolean hasXattrs;
+  private int whiteouts;
 
   /** What applying a layer did. */
   record Result(Digest diffId, int entries, int whiteouts, long bytes) {}
@@ -58,98 +58,103 @@ final class LayerApplier {
     this.blob = blob;
   }
 
-  /** The diffID (sha256 of the uncompressed tar) of a layer blob, without applying it. */
-  static Digest diffId(Path blob) throws IOException {
-    MessageDigest md = Digest.sha256();
-    try (InputStream in = new DigestInputStream(LayerStreams.open(blob), md)) {
-      in.transferTo(OutputStream.nullOutputStream());
-    }
-    return new Digest(HexFormat.of().formatHex(md.digest()));
-  }
-
   /** Applies the layer in {@code blob} (gzip, zstd or plain tar) to {@code root}. */
   static Result apply(Path root, Path blob) throws IOException {
     return new LayerApplier(root.toRealPath(), blob).run();
   }
 
   private Result run() throws IOException {
-    Digest diffId = scanWhiteouts();
-    if (hasXattrs) {
-      try (InputStream in = LayerStreams.open(blob)) {
-        rawXattrs = PaxXattrs.scan(in);
-      }
-    }
-    for (String d : deletions) {
-      Path p = RootedPath.resolve(root, d, false);
-      if (RootedPath.exists(p)) {
-        deleteTree(p);
-      }
-    }
-    for (String d : opaqueDirs) {
-      Path p = RootedPath.resolve(root, d, true);
-      if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-        try (DirectoryStream<Path> children = Files.newDirectoryStream(p)) {
-          for (Path c : children) {
-            deleteTree(c);
-          }
-        }
-      }
-    }
+    MessageDigest md = Digest.sha256();
     int entries = 0;
     long bytes = 0;
-    try (TarArchiveInputStream tar = new TarArchiveInputStream(LayerStreams.open(blob))) {
+    try (InputStream digested = new DigestInputStream(LayerStreams.open(blob), md);
+        PaxXattrTap tap = new PaxXattrTap(digested);
+        TarArchiveInputStream tar = new TarArchiveInputStream(tap)) {
       for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
-        String name = PaxXattrs.normalise(e.getName());
-        int occurrence = seen.merge(name, 1, Integer::sum) - 1;
-        if (isWhiteout(name)) {
+        String name = normalise(e.getName());
+        Map<String, byte[]> raw = tap.take(name);
+        int slash = name.lastIndexOf('/');
+        String dir = slash < 0 ? "" : name.substring(0, slash);
+        String base = name.substring(slash + 1);
+        if (base.equals(OPAQUE)) {
+          opaque(dir);
+          continue;
+        }
+        if (base.startsWith(WHITEOUT)) {
+          whiteout((dir.isEmpty() ? "" : dir + "/") + base.substring(WHITEOUT.length()));
           continue;
         }
         entries++;
-        bytes += extract(tar, e, name, occurrence);
+        bytes += extract(tar, e, name, raw);
+        created.add(name);
       }
+      digested.transferTo(OutputStream.nullOutputStream()); // the diffID covers the whole stream
     }
     List<Map.Entry<Path, FileTime>> dirs = new ArrayList<>(dirTimes.entrySet());
     for (int i = dirs.size() - 1; i >= 0; i--) {
       setTimes(dirs.get(i).getKey(), dirs.get(i).getValue());
     }
-    return new Result(diffId, entries, deletions.size() + opaqueDirs.size(), bytes);
+    return new Result(new Digest(HexFormat.of().formatHex(md.digest())), entries, whiteouts, bytes);
   }
 
-  private Digest scanWhiteouts() throws IOException {
-    MessageDigest md = Digest.sha256();
-    try (InputStream digested = new DigestInputStream(LayerStreams.open(blob), md);
-        TarArchiveInputStream tar = new TarArchiveInputStream(digested)) {
-      for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
-        String name = PaxXattrs.normalise(e.getName());
-        int slash = name.lastIndexOf('/');
-        String dir = slash < 0 ? "" : name.substring(0, slash);
-        String base = name.substring(slash + 1);
-        if (base.equals(OPAQUE)) {
-          opaqueDirs.add(dir);
-        } else if (base.startsWith(WHITEOUT)) {
-          deletions.add((dir.isEmpty() ? "" : dir + "/") + base.substring(WHITEOUT.length()));
-        }
-        for (String k : e.getExtraPaxHeaders().keySet()) {
-          if (k.startsWith("SCHILY.xattr.") || k.startsWith("LIBARCHIVE.xattr.")) {
-            hasXattrs = true;
-          }
-        }
-      }
-      digested.transferTo(OutputStream.nullOutputStream()); // the diffID covers the whole stream
+  /** Entry names without leading "./" or "/" and without a trailing "/"; "" for the root. */
+  static String normalise(String name) {
+    String n = name;
+    while (n.startsWith("./")) {
+      n = n.substring(2);
     }
-    return new Digest(HexFormat.of().formatHex(md.digest()));
+    while (n.startsWith("/")) {
+      n = n.substring(1);
+    }
+    while (n.endsWith("/")) {
+      n = n.substring(0, n.length() - 1);
+    }
+    return n.equals(".") ? "" : n;
   }
 
-  private static boolean isWhiteout(String name) {
-    String base = name.substring(name.lastIndexOf('/') + 1);
-    return base.startsWith(WHITEOUT);
+  private void whiteout(String name) throws IOException {
+    whiteouts++;
+    prune(RootedPath.resolve(root, name, false), name);
   }
 
-  private long extract(TarArchiveInputStream tar, TarArchiveEntry e, String name, int occurrence)
+  private void opaque(String dir) throws IOException {
+    whiteouts++;
+    Path p = RootedPath.resolve(root, dir, true);
+    pruneChildren(p, dir);
+  }
+
+  /** Removes what lower layers put at {@code p} (tar name {@code name}), keeping this layer's. */
+  private void prune(Path p, String name) throws IOException {
+    if (!RootedPath.exists(p)) {
+      return;
+    }
+    if (!created.contains(name)) {
+      deleteTree(p);
+    } else {
+      pruneChildren(p, name);
+    }
+  }
+
+  private void pruneChildren(Path dir, String name) throws IOException {
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    List<Path> children = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      ds.forEach(children::add);
+    }
+    for (Path c : children) {
+      String child = c.getFileName().toString();
+      prune(c, name.isEmpty() ? child : name + "/" + child);
+    }
+  }
+
+  private long extract(
+      TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
       throws IOException {
     if (name.isEmpty()) {
       setOwnerAndMode(root, e, false);
-      setXattrs(root, e, name, occurrence, false);
+      setXattrs(root, e, raw, false);
       dirTimes.put(root, e.getLastModifiedTime());
       return 0;
     }
@@ -191,28 +196,17 @@ final class LayerApplier {
         bytes = tar.transferTo(out);
       }
     } else {
-      throw new IOException(
-          "apply layer "
-              + blob
-              + ": entry "
-              + name
-              + " has an unsupported type '"
-              + (char) typeOf(e)
-              + "'");
+      throw new IOException("apply layer " + blob + ": entry " + name + " has an unsupported type");
     }
     boolean symlink = e.isSymbolicLink();
     setOwnerAndMode(target, e, symlink);
-    setXattrs(target, e, name, occurrence, symlink);
+    setXattrs(target, e, raw, symlink);
     if (e.isDirectory()) {
       dirTimes.put(target, e.getLastModifiedTime());
     } else {
       setTimes(target, e.getLastModifiedTime());
     }
     return bytes;
-  }
-
-  private static int typeOf(TarArchiveEntry e) {
-    return e.isGNUSparse() ? 'S' : '?';
   }
 
   /** The directory {@code dir} (relative), created with mode 0755 where missing. */
@@ -228,6 +222,7 @@ final class LayerApplier {
       }
       prefix.append(c);
       p = RootedPath.resolve(root, prefix.toString(), true);
+      created.add(prefix.toString()); // holds entries of this layer: a later whiteout prunes it
       if (!RootedPath.exists(p)) {
         Files.createDirectory(p);
       } else if (!Files.isDirectory(p)) {
@@ -245,9 +240,8 @@ final class LayerApplier {
     }
   }
 
-  private void setXattrs(Path p, TarArchiveEntry e, String name, int occurrence, boolean symlink)
+  private static void setXattrs(Path p, TarArchiveEntry e, Map<String, byte[]> raw, boolean symlink)
       throws IOException {
-    Map<String, byte[]> raw = rawXattrs == null ? null : rawXattrs.of(name, occurrence);
     Map<String, byte[]> xattrs = new LinkedHashMap<>();
     if (raw != null) {
       xattrs.putAll(raw);
@@ -269,10 +263,9 @@ final class LayerApplier {
   }
 
   private static void setTimes(Path p, FileTime mtime) throws IOException {
-    if (mtime == null) {
-      return;
+    if (mtime != null) {
+      Posix.setTimes(p, mtime);
     }
-    Posix.setTimes(p, mtime);
   }
 
   /** Deletes {@code p} and, for a directory, all it contains; never follows symlinks. */

@@ -111,7 +111,12 @@ class ConverterTest {
             e("usr/bin/.wh.hard"),
             e("var/log/app.log").data("log".getBytes()),
             e("usr/bin/link").type('2').mode(0777).link("/usr/bin/tool"),
-            e("data/big.bin").data(big2));
+            e("data/big.bin").data(big2),
+            // whiteouts after entries of the same layer only hide what the layers below hold
+            e("late/sub/new").data("new".getBytes()),
+            e("late/.wh..wh..opq"),
+            e("gone/again").data("again".getBytes()),
+            e(".wh.gone"));
     List<TarBuilder.Entry> l3 =
         List.of(
             e("var/.wh.log"),

@@ -8,7 +8,8 @@ import java.util.TreeMap;
 
 /**
  * The expected file tree of an image, built by applying layer entries with OCI semantics in the
- * simplest possible way (a map from path to node), to compare a converted image against.
+ * simplest possible way (a map from path to node), to compare a converted image against: whiteouts
+ * of a layer apply to the layers below, so they are applied before its entries.
  */
 final class FsModel {
   /** A file system object; hard links share one node. */
