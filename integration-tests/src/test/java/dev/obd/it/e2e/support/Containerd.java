@@ -208,13 +208,18 @@ public final class Containerd implements AutoCloseable {
 
   /**
    * containerd 1.6 keeps shim sockets, runc state and fifos under /run/containerd whatever its
-   * configured state directory; remove what it left there, if empty (a real containerd on the
-   * host may use them too).
+   * configured state directory; remove what it left there, if empty (a real containerd on the host
+   * may use them too).
    */
   private static void removeEmptyRunDirectories() {
     for (String d :
-        List.of("/run/containerd/runc/default", "/run/containerd/runc/k8s.io", "/run/containerd/runc",
-            "/run/containerd/s", "/run/containerd/fifo", "/run/containerd")) {
+        List.of(
+            "/run/containerd/runc/default",
+            "/run/containerd/runc/k8s.io",
+            "/run/containerd/runc",
+            "/run/containerd/s",
+            "/run/containerd/fifo",
+            "/run/containerd")) {
       try {
         Files.deleteIfExists(Path.of(d));
       } catch (IOException notEmptyOrInUse) {

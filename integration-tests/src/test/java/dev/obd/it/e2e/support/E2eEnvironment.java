@@ -69,12 +69,36 @@ public final class E2eEnvironment implements AutoCloseable {
       throw new AssertionError("obd-snapshotter exited " + code + " on SIGTERM");
     }
     daemon = SnapshotterDaemon.start(daemon.root(), daemon.socket());
+    awaitContainerdReconnected();
   }
 
   /** Kills obd-snapshotter with SIGKILL and starts it again. */
   public void killAndRestartDaemon() {
     daemon.kill9();
     daemon = SnapshotterDaemon.start(daemon.root(), daemon.socket());
+    awaitContainerdReconnected();
+  }
+
+  /**
+   * containerd's proxy client reconnects with a backoff of up to 3 s; until then its calls fail
+   * with "unavailable", as they would for any proxy snapshotter being restarted.
+   */
+  private void awaitContainerdReconnected() {
+    long end = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+    while (containerd
+            .ctrResult("default", "snapshots", "--snapshotter", Containerd.SNAPSHOTTER, "ls")
+            .exit()
+        != 0) {
+      if (System.nanoTime() > end) {
+        throw new AssertionError("containerd did not reach obd-snapshotter again within 30 s");
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
   }
 
   /** A fresh directory for a test's files. */
