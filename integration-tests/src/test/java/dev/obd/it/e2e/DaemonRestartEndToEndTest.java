@@ -1,13 +1,13 @@
 package dev.obd.it.e2e;
 
-import static dev.obd.it.e2e.support.Containerd.SNAPSHOTTER;
+import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.it.e2e.support.E2eEnvironment;
-import dev.obd.it.e2e.support.OciImage;
-import dev.obd.it.e2e.support.TarLayer;
-import dev.obd.it.e2e.support.TestImages;
 import dev.obd.testsupport.ChildProcess;
+import dev.obd.testsupport.oci.OciImage;
+import dev.obd.testsupport.oci.TarLayer;
+import dev.obd.testsupport.oci.TestImages;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -4,6 +4,7 @@ import dev.obd.it.support.Layers;
 import dev.obd.it.support.SnapshotterDaemon;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Requirements;
+import dev.obd.testsupport.containerd.Containerd;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,7 +1,8 @@
 package dev.obd.it.e2e.support;
 
-import dev.obd.it.e2e.support.TarLayer.Entry;
-import dev.obd.it.e2e.support.TarLayer.Type;
+import dev.obd.testsupport.oci.TarLayer;
+import dev.obd.testsupport.oci.TarLayer.Entry;
+import dev.obd.testsupport.oci.TarLayer.Type;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;

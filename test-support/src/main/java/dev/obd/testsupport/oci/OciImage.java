@@ -1,4 +1,4 @@
-package dev.obd.it.e2e.support;
+package dev.obd.testsupport.oci;
 
 import dev.obd.testsupport.Mounts;
 import java.io.IOException;

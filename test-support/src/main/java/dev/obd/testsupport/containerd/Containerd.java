@@ -1,4 +1,4 @@
-package dev.obd.it.e2e.support;
+package dev.obd.testsupport.containerd;
 
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.Requirements;
