@@ -46,8 +46,11 @@ public final class RangeCache {
   private final Executor verifier;
   private final Executor background;
 
-  /** Chunks fetched ahead of a sequential reader. */
-  static final int READ_AHEAD = 4;
+  /** How far ahead of a sequential reader chunks are kept cached or in flight. */
+  static final int READ_AHEAD_WINDOW = 8;
+
+  /** Chunks fetched by one read-ahead request. */
+  static final int READ_AHEAD_BATCH = 4;
 
   private final LinkedHashMap<ChunkKey, Long> lru = new LinkedHashMap<>(1024, 0.75f, true);
   private final Map<String, Integer> chunksPerBlob = new HashMap<>();
@@ -141,6 +144,15 @@ public final class RangeCache {
    */
   public void read(String hex, long blobSize, long position, ByteBuffer dst, Fetcher fetcher)
       throws IOException {
+    if (position < 0 || position + dst.remaining() > blobSize) {
+      throw new java.io.EOFException(
+          "read of "
+              + dst.remaining()
+              + " bytes at "
+              + position
+              + " past the blob end "
+              + blobSize);
+    }
     while (dst.hasRemaining()) {
       long index = position / chunkSize;
       int inChunk = (int) (position - index * chunkSize);
@@ -168,6 +180,9 @@ public final class RangeCache {
       try {
         ChunkFile.read(file, chunkLength, offset, dst.duplicate());
         hits.increment();
+        if (offset < ChunkFile.PAGE) {
+          readAhead(key, blobSize, fetcher);
+        }
         return;
       } catch (ChunkFile.CorruptChunkException e) {
         corrupt.increment();
@@ -184,40 +199,83 @@ public final class RangeCache {
   }
 
   /**
-   * After a miss that continues a sequential run (the previous chunk is cached), fetches the next
-   * {@link #READ_AHEAD} chunks in the background, so a sequential reader finds them present or in
-   * flight instead of paying one registry round trip per chunk.
+   * Keeps a sequential reader ahead of the registry: when the chunk just read (or missed) follows a
+   * cached one and at least {@link #READ_AHEAD_BATCH} of the next {@link #READ_AHEAD_WINDOW} chunks
+   * are neither cached nor in flight, the first run of up to {@link #READ_AHEAD_BATCH} missing
+   * chunks is fetched with one range request in the background. One larger request instead of
+   * several matters: a registry spends milliseconds per request, whatever its size.
    */
   private void readAhead(ChunkKey key, long blobSize, Fetcher fetcher) {
     long chunks = (blobSize + chunkSize - 1) / chunkSize;
+    long first = -1;
+    int missing = 0;
     synchronized (this) {
       if (key.index() == 0 || !lru.containsKey(new ChunkKey(key.hex(), key.index() - 1))) {
         return;
       }
+      for (long i = key.index() + 1; i <= key.index() + READ_AHEAD_WINDOW && i < chunks; i++) {
+        ChunkKey k = new ChunkKey(key.hex(), i);
+        if (!lru.containsKey(k) && !fills.containsKey(k)) {
+          missing++;
+          if (first < 0) {
+            first = i;
+          }
+        }
+      }
     }
-    for (long i = key.index() + 1; i <= key.index() + READ_AHEAD && i < chunks; i++) {
-      ChunkKey next = new ChunkKey(key.hex(), i);
+    if (missing < READ_AHEAD_BATCH && !(first >= 0 && first + missing >= chunks)) {
+      return;
+    }
+    List<ChunkKey> claimed = new ArrayList<>();
+    List<CompletableFuture<byte[]>> futures = new ArrayList<>();
+    for (long i = first; i < first + READ_AHEAD_BATCH && i < chunks; i++) {
+      ChunkKey k = new ChunkKey(key.hex(), i);
+      CompletableFuture<byte[]> f = new CompletableFuture<>();
       boolean present;
       synchronized (this) {
-        present = lru.containsKey(next);
+        present = lru.containsKey(k);
       }
-      if (present || fills.containsKey(next)) {
-        continue;
+      if (present || fills.putIfAbsent(k, f) != null) {
+        break;
       }
-      int length = (int) Math.min(chunkSize, blobSize - i * chunkSize);
-      try {
-        background.execute(
-            () -> {
-              try {
-                if (!fills.containsKey(next)) {
-                  fill(next, length, blobSize, fetcher);
-                }
-              } catch (IOException | RuntimeException e) {
-                LOG.fine("read-ahead of chunk " + next.index() + " failed: " + e.getMessage());
-              }
-            });
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        return;
+      claimed.add(k);
+      futures.add(f);
+    }
+    if (claimed.isEmpty()) {
+      return;
+    }
+    long start = first * chunkSize;
+    long end = Math.min(blobSize, (first + claimed.size()) * (long) chunkSize);
+    Runnable task =
+        () -> {
+          try {
+            byte[] all = fetcher.fetch(start, (int) (end - start));
+            for (int n = 0; n < claimed.size(); n++) {
+              int from = n * chunkSize;
+              int len = Math.min(chunkSize, all.length - from);
+              byte[] part = java.util.Arrays.copyOfRange(all, from, from + len);
+              store(claimed.get(n), part, blobSize);
+              futures.get(n).complete(part);
+            }
+          } catch (IOException | RuntimeException e) {
+            LOG.fine(
+                "read-ahead of chunks from "
+                    + claimed.get(0).index()
+                    + " failed: "
+                    + e.getMessage());
+            futures.forEach(f -> f.completeExceptionally(e));
+          } finally {
+            for (int n = 0; n < claimed.size(); n++) {
+              fills.remove(claimed.get(n), futures.get(n));
+            }
+          }
+        };
+    try {
+      background.execute(task);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      futures.forEach(f -> f.completeExceptionally(new IOException("read-ahead rejected")));
+      for (int n = 0; n < claimed.size(); n++) {
+        fills.remove(claimed.get(n), futures.get(n));
       }
     }
   }

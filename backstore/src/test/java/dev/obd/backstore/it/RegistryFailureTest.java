@@ -82,7 +82,8 @@ class RegistryFailureTest {
     TestImages.Built img = TestImages.build(dir.resolve("img"), 4, 1 << 20, 32L << 20);
     Path daemonDir = dir.resolve("d");
     int port = LocalRegistry.freePort();
-    try (RegistryProcess registry = new RegistryProcess(dir.resolve("reg"), port, null).start();
+    try (RegistryProcess registry =
+            new RegistryProcess(dir.resolve("reg"), port, (Path) null).start();
         Mounts mounts = new Mounts()) {
       TestImages.push(registry.url(), "fail/img", img.blob(), img.digest(), null);
       BackstoreDaemon daemon =

@@ -19,13 +19,24 @@ import java.util.Map;
 final class RegistryProcess implements AutoCloseable {
   private final Path dir;
   private final int port;
-  private final Path htpasswd;
+  private final String auth;
   private ChildProcess process;
 
   RegistryProcess(Path dir, int port, Path htpasswd) {
+    this(
+        dir,
+        port,
+        htpasswd == null
+            ? ""
+            : String.join(
+                "\n", "auth:", "  htpasswd:", "    realm: obd-test", "    path: " + htpasswd, ""));
+  }
+
+  /** A registry whose config ends with {@code authYaml} (an "auth:" section, or empty). */
+  RegistryProcess(Path dir, int port, String authYaml) {
     this.dir = dir;
     this.port = port;
-    this.htpasswd = htpasswd;
+    this.auth = authYaml;
   }
 
   URI url() {
@@ -39,11 +50,6 @@ final class RegistryProcess implements AutoCloseable {
   RegistryProcess start() throws IOException {
     Requirements.requireCommand("docker-registry");
     Files.createDirectories(dir.resolve("storage"));
-    String auth =
-        htpasswd == null
-            ? ""
-            : String.join(
-                "\n", "auth:", "  htpasswd:", "    realm: obd-test", "    path: " + htpasswd, "");
     Path config = dir.resolve("config.yml");
     Files.writeString(
         config,

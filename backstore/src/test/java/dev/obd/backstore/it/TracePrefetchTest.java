@@ -33,7 +33,8 @@ class TracePrefetchTest {
     Requirements.requireCommand("nbdfuse");
     TestImages.Built img = TestImages.build(dir.resolve("img"), 6, 2 << 20, 32L << 20);
     int port = LocalRegistry.freePort();
-    try (RegistryProcess registry = new RegistryProcess(dir.resolve("reg"), port, null).start();
+    try (RegistryProcess registry =
+            new RegistryProcess(dir.resolve("reg"), port, (Path) null).start();
         Mounts mounts = new Mounts()) {
       TestImages.push(registry.url(), "trace/img", img.blob(), img.digest(), null);
       String blobs = registry.url() + "/v2/trace/img/blobs";

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RangeCacheTest {
   @TempDir Path dir;
 
-  private final byte[] blob = new byte[10 * 4096 + 123];
+  private final byte[] blob = new byte[20 * 4096 + 123];
   private final String hex;
   private final AtomicInteger fetches = new AtomicInteger();
 
@@ -73,8 +73,11 @@ class RangeCacheTest {
   void aBlobWhoseBytesDoNotMatchItsDigestIsDropped() throws Exception {
     RangeCache c = RangeCache.open(dir, 1 << 20, 8192, Runnable::run);
     String wrongHex = "00".repeat(32);
-    ByteBuffer b = ByteBuffer.allocate(blob.length);
-    c.read(wrongHex, blob.length, 0, b, this::fetch);
+    // chunk by chunk from the end, so that no read-ahead interleaves with the check
+    for (int i = blob.length / 8192; i >= 0; i--) {
+      ByteBuffer b = ByteBuffer.allocate(1);
+      c.read(wrongHex, blob.length, (long) i * 8192, b, this::fetch);
+    }
     assertThat(c.verified(wrongHex)).isFalse();
     assertThat(c.usedBytes()).isZero();
     assertThat(c.stats().corruptDetected()).isEqualTo(1);
@@ -100,10 +103,21 @@ class RangeCacheTest {
     RangeCache c = RangeCache.open(dir, 1 << 20, 8192, Runnable::run);
     read(c, 0, 10);
     read(c, 8192, 10); // continues a sequential run: chunks 2..5 are fetched ahead
-    int before = fetches.get();
-    assertThat(read(c, 2 * 8192, 4 * 8192))
-        .isEqualTo(java.util.Arrays.copyOfRange(blob, 2 * 8192, 6 * 8192));
-    assertThat(fetches.get()).isEqualTo(before);
+    long missesBefore = c.stats().misses();
+    long hitsBefore = c.stats().hits();
+    assertThat(read(c, 2 * 8192, 3 * 8192))
+        .isEqualTo(java.util.Arrays.copyOfRange(blob, 2 * 8192, 5 * 8192));
+    assertThat(c.stats().misses())
+        .as("the reader never waited for the registry")
+        .isEqualTo(missesBefore);
+    assertThat(c.stats().hits()).isEqualTo(hitsBefore + 3);
+  }
+
+  @Test
+  void readsPastTheEndOfTheBlobFailInsteadOfLooping() throws Exception {
+    RangeCache c = RangeCache.open(dir, 1 << 20, 8192, Runnable::run);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> read(c, blob.length - 10, 20))
+        .isInstanceOf(java.io.EOFException.class);
   }
 
   @Test
