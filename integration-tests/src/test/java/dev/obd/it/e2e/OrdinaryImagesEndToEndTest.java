@@ -151,6 +151,19 @@ class OrdinaryImagesEndToEndTest {
   }
 
   @Test
+  void aContainerOn128LayersStartsThroughContainerdsLongMountOptionPath() throws Exception {
+    // 128 lowerdirs make the overlay options longer than a page: containerd then mounts with
+    // lowerdirs relative to their common parent, which the snapshot layout must allow.
+    OciImage image = TestImages.manyLayers("unused", 128);
+    String ref = image.push(env.workDir("l128"), env.registry.host(), "obdtest/l128", "v1");
+    ctr("default", "images", "pull", "--plain-http", "--snapshotter", SNAPSHOTTER, ref);
+    assertThat(run("default", ref, "l128", "/bin/cat", "/data/top"))
+        .isEqualTo("top is layer 127\n");
+    assertThat(run("default", ref, "l128-ls", "/bin/sh", "-c", "ls /data | wc -l").strip())
+        .isEqualTo(String.valueOf(127 - 12 + 1));
+  }
+
+  @Test
   void kubeletsCriPullThenARunInTheK8sNamespace() throws Exception {
     OciImage image = TestImages.small("unused", "pulled by CRI");
     String ref = image.push(env.workDir("cri"), env.registry.host(), "obdtest/cri", "v1");
