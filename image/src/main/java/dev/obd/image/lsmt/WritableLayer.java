@@ -5,7 +5,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -42,8 +41,8 @@ public final class WritableLayer implements Closeable {
 
   private final Path dataPath;
   private final Path indexPath;
-  private final FileChannel data;
-  private final FileChannel index;
+  private final ReopeningChannel data;
+  private final ReopeningChannel index;
   private final AtomicLong dataEnd;
   private final Object appendLock = new Object();
   private final StampedLock mapLock = new StampedLock();
@@ -65,7 +64,11 @@ public final class WritableLayer implements Closeable {
   }
 
   private WritableLayer(
-      Path dataPath, Path indexPath, FileChannel data, FileChannel index, LsmtHeader header)
+      Path dataPath,
+      Path indexPath,
+      ReopeningChannel data,
+      ReopeningChannel index,
+      LsmtHeader header)
       throws IOException {
     this.dataPath = dataPath;
     this.indexPath = indexPath;
@@ -73,7 +76,8 @@ public final class WritableLayer implements Closeable {
     this.index = index;
     this.dataHeader = header;
     this.dataEnd = new AtomicLong(roundUp512(data.size()));
-    this.indexEnd = index.size() - (index.size() - LsmtHeader.SIZE) % 16;
+    long indexSize = index.size();
+    this.indexEnd = indexSize - (indexSize - LsmtHeader.SIZE) % 16;
   }
 
   /**
@@ -95,17 +99,17 @@ public final class WritableLayer implements Closeable {
     LsmtHeader ih =
         LsmtHeader.create(INDEX_HEADER_FLAGS, virtualSize, uuid, parent, null)
             .with(INDEX_HEADER_FLAGS, LsmtHeader.SIZE, 0);
-    FileChannel d = null;
-    FileChannel i = null;
+    ReopeningChannel d = null;
+    ReopeningChannel i = null;
     try {
       d =
-          FileChannel.open(
+          ReopeningChannel.open(
               dataPath,
               StandardOpenOption.CREATE_NEW,
               StandardOpenOption.READ,
               StandardOpenOption.WRITE);
       i =
-          FileChannel.open(
+          ReopeningChannel.open(
               indexPath,
               StandardOpenOption.CREATE_NEW,
               StandardOpenOption.READ,
@@ -128,11 +132,11 @@ public final class WritableLayer implements Closeable {
    * @throws LayerFormatException when either file is not what it should be
    */
   public static WritableLayer open(Path dataPath, Path indexPath) throws IOException {
-    FileChannel d = null;
-    FileChannel i = null;
+    ReopeningChannel d = null;
+    ReopeningChannel i = null;
     try {
-      d = FileChannel.open(dataPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      i = FileChannel.open(indexPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      d = ReopeningChannel.open(dataPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      i = ReopeningChannel.open(indexPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
       LsmtHeader dh = readHeader(d, dataPath, "data");
       if (!dh.isHeader() || !dh.isDataFile()) {
         throw new LayerFormatException(
@@ -548,7 +552,7 @@ public final class WritableLayer implements Closeable {
     }
   }
 
-  private static boolean isSealed(FileChannel d) throws IOException {
+  private static boolean isSealed(ReopeningChannel d) throws IOException {
     long size = d.size();
     if (size < 2L * LsmtHeader.SIZE) {
       return false;
@@ -558,7 +562,8 @@ public final class WritableLayer implements Closeable {
     return LsmtHeader.hasMagic(b) && !LsmtHeader.parse(b).isHeader();
   }
 
-  private static LsmtHeader readHeader(FileChannel ch, Path path, String what) throws IOException {
+  private static LsmtHeader readHeader(ReopeningChannel ch, Path path, String what)
+      throws IOException {
     if (ch.size() < LsmtHeader.SIZE) {
       throw new LayerFormatException(
           "open writable layer " + what + " file " + path + ": shorter than its 4096-byte header");
@@ -572,7 +577,8 @@ public final class WritableLayer implements Closeable {
     return LsmtHeader.parse(b);
   }
 
-  private static void readFully(FileChannel ch, ByteBuffer dst, long position) throws IOException {
+  private static void readFully(ReopeningChannel ch, ByteBuffer dst, long position)
+      throws IOException {
     long pos = position;
     while (dst.hasRemaining()) {
       int r = ch.read(dst, pos);
@@ -583,7 +589,8 @@ public final class WritableLayer implements Closeable {
     }
   }
 
-  private static void writeFully(FileChannel ch, ByteBuffer src, long position) throws IOException {
+  private static void writeFully(ReopeningChannel ch, ByteBuffer src, long position)
+      throws IOException {
     long pos = position;
     while (src.hasRemaining()) {
       pos += ch.write(src, pos);
