@@ -67,7 +67,15 @@ final class ChunkFile {
    * @throws CorruptChunkException if the file is damaged or a page does not match its checksum
    */
   static void read(Path file, int expectedLength, int offset, ByteBuffer dst) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+    try (FileChannel ch = open(file, expectedLength)) {
+      read(ch, file, expectedLength, offset, dst);
+    }
+  }
+
+  /** Opens a chunk file after checking its size and trailer; the caller closes the channel. */
+  static FileChannel open(Path file, int expectedLength) throws IOException {
+    FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+    try {
       long size = ch.size();
       if (size != fileSize(expectedLength)) {
         throw new CorruptChunkException(
@@ -78,6 +86,17 @@ final class ChunkFile {
       if (tail.getInt(0) != expectedLength || tail.getInt(4) != MAGIC) {
         throw new CorruptChunkException(file + ": bad trailer");
       }
+      return ch;
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  /** Reads from a chunk opened with {@link #open}, verifying the pages the bytes come from. */
+  static void read(FileChannel ch, Path file, int expectedLength, int offset, ByteBuffer dst)
+      throws IOException {
+    {
       int length = dst.remaining();
       int firstPage = offset / PAGE;
       int lastPage = (offset + length - 1) / PAGE;

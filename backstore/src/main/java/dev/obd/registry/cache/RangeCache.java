@@ -1,8 +1,11 @@
 package dev.obd.registry.cache;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -57,6 +60,23 @@ public final class RangeCache {
   private final Set<String> verifiedBlobs = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<ChunkKey, CompletableFuture<byte[]>> fills =
       new ConcurrentHashMap<>();
+
+  /** Open channels of recently read chunks, closed when they fall out. */
+  private final Cache<ChunkKey, FileChannel> channels =
+      Caffeine.newBuilder()
+          .maximumSize(512)
+          .<ChunkKey, FileChannel>removalListener(
+              (k, ch, cause) -> {
+                try {
+                  if (ch != null) {
+                    ch.close();
+                  }
+                } catch (IOException e) {
+                  LOG.fine("close cached chunk " + k + ": " + e);
+                }
+              })
+          .build();
+
   private long used;
 
   private final LongAdder hits = new LongAdder();
@@ -168,6 +188,35 @@ public final class RangeCache {
     }
   }
 
+  /**
+   * Reads through an open channel kept in {@link #channels}, so a hot chunk costs one pread and the
+   * checksums of the pages read, not an open and close per read. A channel closed by eviction under
+   * a reader is simply reopened.
+   */
+  private void readCached(ChunkKey key, Path file, int chunkLength, int offset, ByteBuffer dst)
+      throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      FileChannel ch = channels.getIfPresent(key);
+      if (ch == null) {
+        ch = ChunkFile.open(file, chunkLength);
+        FileChannel raced = channels.asMap().putIfAbsent(key, ch);
+        if (raced != null) {
+          ch.close();
+          ch = raced;
+        }
+      }
+      try {
+        ChunkFile.read(ch, file, chunkLength, offset, dst.duplicate());
+        return;
+      } catch (java.nio.channels.ClosedChannelException e) {
+        channels.asMap().remove(key, ch);
+        if (attempt > 2) {
+          throw e;
+        }
+      }
+    }
+  }
+
   private void readChunk(
       ChunkKey key, int chunkLength, int offset, ByteBuffer dst, long blobSize, Fetcher fetcher)
       throws IOException {
@@ -178,7 +227,7 @@ public final class RangeCache {
     }
     if (present) {
       try {
-        ChunkFile.read(file, chunkLength, offset, dst.duplicate());
+        readCached(key, file, chunkLength, offset, dst.duplicate());
         hits.increment();
         if (offset < ChunkFile.PAGE) {
           readAhead(key, blobSize, fetcher);
@@ -377,6 +426,7 @@ public final class RangeCache {
         continue;
       }
       it.remove();
+      channels.invalidate(e.getKey());
       used -= e.getValue();
       chunksPerBlob.merge(e.getKey().hex(), -1, Integer::sum);
       unverify(e.getKey().hex());
@@ -385,6 +435,7 @@ public final class RangeCache {
   }
 
   private synchronized void drop(ChunkKey key) {
+    channels.invalidate(key);
     Long size = lru.remove(key);
     if (size != null) {
       used -= size;

@@ -112,6 +112,17 @@ public final class BackstoreBench {
     try (LocalRegistry registry = LocalRegistry.start(work.resolve("registry"))) {
       push(registry.url(), "bench/img", blob, info.digest());
       String blobs = registry.url() + "/v2/bench/img/blobs";
+      URI blobUri = URI.create(blobs + "/" + info.digest());
+      rows.put(
+          "registry alone: whole blob in 256 KiB range GETs, 4 parallel",
+          String.format(
+              Locale.ROOT, "%.0f MB/s", RegistryProbe.throughput(blobUri, info.size(), 262144, 4)));
+      rows.put(
+          "registry alone: whole blob in 1 MiB range GETs, 4 parallel",
+          String.format(
+              Locale.ROOT,
+              "%.0f MB/s",
+              RegistryProbe.throughput(blobUri, info.size(), 1 << 20, 4)));
 
       // cold then warm, sequential
       try (Daemon d = Daemon.start(work.resolve("d-seq"))) {
