@@ -106,6 +106,7 @@ public final class Main implements Callable<Integer> {
       return 1;
     }
     if (exitWhenReady) {
+      daemon.train(cfg.address());
       stopRequested.countDown();
     }
     stopRequested.await();

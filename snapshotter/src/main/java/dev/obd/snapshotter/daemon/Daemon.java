@@ -91,6 +91,11 @@ public final class Daemon {
     }
   }
 
+  /** Calls every RPC once on {@code socket}: see {@link TrainingRun}. */
+  public void train(java.nio.file.Path socket) {
+    TrainingRun.exercise(socket);
+  }
+
   public void stop() throws InterruptedException {
     notifier.notify("STOPPING=1");
     if (metrics != null) {
