@@ -1,0 +1,2 @@
+/** The single-file tar wrapper that makes a layer blob a tar for registries (PAX and ustar). */
+package dev.obd.image.tar;
