@@ -78,9 +78,9 @@ public final class LayerBlobWriter implements Closeable {
             StandardOpenOption.TRUNCATE_EXISTING,
             StandardOpenOption.READ,
             StandardOpenOption.WRITE);
+    ZFileWriter z = null;
     try {
       long base = format.tar() ? TarWrapperWriter.PAYLOAD_OFFSET : 0;
-      ZFileWriter z = null;
       WritableByteChannel sink;
       if (format.zfile().isPresent()) {
         z = ZFileWriter.create(file, base, format.zfile().get());
@@ -92,6 +92,9 @@ public final class LayerBlobWriter implements Closeable {
       CommittedLayerWriter w = CommittedLayerWriter.start(sink, virtualSize, uuid, parent, userTag);
       return new LayerBlobWriter(target, partial, format, file, z, w, base);
     } catch (IOException | RuntimeException e) {
+      if (z != null) {
+        z.abort();
+      }
       file.close();
       Files.deleteIfExists(partial);
       throw e;
@@ -125,6 +128,9 @@ public final class LayerBlobWriter implements Closeable {
   @Override
   public void close() throws IOException {
     if (!done) {
+      if (zfile != null) {
+        zfile.abort();
+      }
       try {
         file.close();
       } finally {

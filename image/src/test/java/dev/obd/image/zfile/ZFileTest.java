@@ -228,6 +228,22 @@ class ZFileTest {
   }
 
   @Test
+  void anAbandonedWriterLeavesNoCompressionThreads() throws Exception {
+    Path f = tmp.resolve("abandoned");
+    try (FileChannel ch =
+        FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (int i = 0; i < 3; i++) {
+        ZFileWriter w = ZFileWriter.create(ch, 0, ZFileOptions.defaults());
+        w.write(ByteBuffer.wrap(content(i, 3 << 20)));
+        w.abort();
+      }
+    }
+    Thread.sleep(200);
+    assertThat(Thread.getAllStackTraces().keySet())
+        .noneMatch(t -> t.getName().equals("zfile-compress") && t.isAlive());
+  }
+
+  @Test
   void optionsRejectBlockSizesTheToolsDoNotWrite() {
     assertThatThrownBy(() -> new ZFileOptions(Compression.LZ4, 2048, true, true))
         .isInstanceOf(IllegalArgumentException.class);
