@@ -6,6 +6,10 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32C;
 
 /**
@@ -33,6 +37,20 @@ public final class ZFileReader implements ByteSource {
   private static final int IO_BYTES = 1 << 20;
 
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /**
+   * Whether reads of many whole blocks are decompressed on several cores (the common fork-join
+   * pool); {@code -Dobd.image.parallelDecompression=false} turns it off.
+   */
+  private static final boolean PARALLEL =
+      Runtime.getRuntime().availableProcessors() > 1
+          && !"false".equals(System.getProperty("obd.image.parallelDecompression"));
+
+  /** Whole blocks a read needs before it is shared out (256 KiB of 4 KiB blocks). */
+  private static final int PARALLEL_MIN_BLOCKS = 64;
+
+  /** Blocks per shared chunk of work. */
+  private static final int PARALLEL_CHUNK = 16;
 
   private final ByteSource source;
   private final String name;
@@ -384,15 +402,26 @@ public final class ZFileReader implements ByteSource {
       for (int b = first; b <= runLast; b++) {
         int stored = (int) (blockStart(b + 1) - blockStart(b));
         int payload = verify ? stored - 4 : stored;
-        if (verify) {
-          checkCrc(s, comp, off, payload, b, runStart + off);
-        }
         int blockLen = blockLength(b);
         int inBlock = (int) (pos - ((long) b << blockShift));
         int want = Math.min(blockLen - inBlock, dst.remaining());
-        if (inBlock == 0
-            && want == blockLen
-            && (dst.isDirect() || codec.acceptsHeapDestination())) {
+        boolean direct = dst.isDirect() || codec.acceptsHeapDestination();
+        if (inBlock == 0 && direct && PARALLEL) {
+          int full = Math.min(runLast - b + 1, dst.remaining() >>> blockShift);
+          if (full >= PARALLEL_MIN_BLOCKS) {
+            decodeParallel(comp, runStart, b, b + full - 1, dst, dst.position());
+            int bytes = full << blockShift;
+            dst.position(dst.position() + bytes);
+            pos += bytes;
+            off = (int) (blockStart(b + full) - runStart);
+            b += full - 1;
+            continue;
+          }
+        }
+        if (verify) {
+          checkCrc(s, comp, off, payload, b, runStart + off);
+        }
+        if (inBlock == 0 && want == blockLen && direct) {
           decompress(comp, off, payload, dst, dst.position(), blockLen, b, runStart + off);
           dst.position(dst.position() + blockLen);
         } else {
@@ -407,6 +436,92 @@ public final class ZFileReader implements ByteSource {
     }
   }
 
+  /**
+   * Checks and decompresses the whole blocks {@code [fb, lb]} of a fetched run into {@code dst}
+   * from {@code dstBase} on, sharing the work with the common fork-join pool in chunks of {@link
+   * #PARALLEL_CHUNK} blocks. The calling thread works too and takes over chunks no helper has
+   * started, so a busy pool costs no latency; it returns only when every chunk is done.
+   */
+  private void decodeParallel(
+      ByteBuffer comp, long runStart, int fb, int lb, ByteBuffer dst, int dstBase)
+      throws LayerFormatException {
+    int chunks = (lb - fb + PARALLEL_CHUNK) / PARALLEL_CHUNK;
+    AtomicInteger next = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(chunks);
+    AtomicReference<RuntimeException> failure = new AtomicReference<>();
+    AtomicReference<LayerFormatException> corrupt = new AtomicReference<>();
+    Runnable work =
+        () -> {
+          CRC32C crc = new CRC32C();
+          ByteBuffer src = comp.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+          for (int c; (c = next.getAndIncrement()) < chunks; ) {
+            try {
+              int from = fb + c * PARALLEL_CHUNK;
+              int to = Math.min(lb, from + PARALLEL_CHUNK - 1);
+              for (int b = from; b <= to; b++) {
+                int off = (int) (blockStart(b) - runStart);
+                int stored = (int) (blockStart(b + 1) - blockStart(b));
+                int payload = verify ? stored - 4 : stored;
+                if (verify) {
+                  checkCrc(crc, src, off, payload, b, runStart + off);
+                }
+                decompress(
+                    src,
+                    off,
+                    payload,
+                    dst,
+                    dstBase + ((b - fb) << blockShift),
+                    blockLength(b),
+                    b,
+                    runStart + off);
+              }
+            } catch (LayerFormatException e) {
+              corrupt.compareAndSet(null, e);
+            } catch (RuntimeException e) {
+              failure.compareAndSet(null, e);
+            } finally {
+              done.countDown();
+            }
+          }
+        };
+    int helpers = Math.min(chunks - 1, ForkJoinPool.getCommonPoolParallelism());
+    for (int i = 0; i < helpers; i++) {
+      ForkJoinPool.commonPool().execute(work);
+    }
+    work.run();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        done.await(); // helpers write into dst: never return before they are finished
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (corrupt.get() != null) {
+      throw corrupt.get();
+    }
+    if (failure.get() != null) {
+      throw failure.get();
+    }
+  }
+
+  private void checkCrc(CRC32C crc, ByteBuffer view, int off, int payload, int b, long at)
+      throws LayerFormatException {
+    int stored = view.getInt(off + payload);
+    ByteBuffer part = view.duplicate();
+    part.limit(off + payload).position(off);
+    crc.reset();
+    crc.update(part);
+    int computed = Crc32c.blockFromStandard((int) crc.getValue(), payload);
+    if (computed != stored) {
+      throw crcMismatch(b, at, stored, computed);
+    }
+  }
+
   private void checkCrc(Scratch s, ByteBuffer comp, int off, int payload, int b, long at)
       throws LayerFormatException {
     int stored = comp.getInt(off + payload);
@@ -416,19 +531,23 @@ public final class ZFileReader implements ByteSource {
     int computed = Crc32c.blockFromStandard((int) s.crc.getValue(), payload);
     comp.limit(comp.capacity());
     if (computed != stored) {
-      throw new LayerFormatException(
-          "read ZFile block "
-              + b
-              + " of "
-              + name
-              + " at offset "
-              + at
-              + ": CRC mismatch (stored "
-              + hex(stored)
-              + ", computed "
-              + hex(computed)
-              + ")");
+      throw crcMismatch(b, at, stored, computed);
     }
+  }
+
+  private LayerFormatException crcMismatch(int b, long at, int stored, int computed) {
+    return new LayerFormatException(
+        "read ZFile block "
+            + b
+            + " of "
+            + name
+            + " at offset "
+            + at
+            + ": CRC mismatch (stored "
+            + hex(stored)
+            + ", computed "
+            + hex(computed)
+            + ")");
   }
 
   private void decompress(
