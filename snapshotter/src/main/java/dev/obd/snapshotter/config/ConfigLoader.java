@@ -100,6 +100,8 @@ public final class ConfigLoader {
     int tenant = r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE);
     List<String> turbo = r.turboFsTypes();
     String runtimeType = r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker"));
+    String attacher = r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd"));
+    Path backstoreAddress = r.absolutePath("backstoreAddress", d.backstoreAddress());
     r.warnUnknown(
         "",
         (ObjectNode) tree,
@@ -118,7 +120,9 @@ public final class ConfigLoader {
             "rootfsQuota",
             "tenant",
             "turboFsType",
-            "runtimeType"));
+            "runtimeType",
+            "attacher",
+            "backstoreAddress"));
     SnapshotterConfig config =
         new SnapshotterConfig(
             root,
@@ -135,7 +139,9 @@ public final class ConfigLoader {
             rootfsQuota,
             tenant,
             turbo,
-            runtimeType);
+            runtimeType,
+            attacher,
+            backstoreAddress);
     return new Loaded(config, file, List.copyOf(r.warnings));
   }
 

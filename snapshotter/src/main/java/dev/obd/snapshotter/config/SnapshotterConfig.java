@@ -24,6 +24,10 @@ import java.util.Objects;
  * @param tenant namespaces TCMU object names so that several instances can share a host; -1 none
  * @param turboFsType preference order of TurboOCI filesystem metadata
  * @param runtimeType {@code containerd} or {@code docker}
+ * @param attacher how OverlayBD devices are attached: {@code tcmu} (upstream's overlaybd-tcmu),
+ *     {@code nbd} (obd-backstore) or {@code auto} (tcmu when configfs and overlaybd-tcmu are there,
+ *     else nbd); ours, not upstream's
+ * @param backstoreAddress the control socket of obd-backstore, for the nbd attacher; ours
  */
 public record SnapshotterConfig(
     Path root,
@@ -40,12 +44,15 @@ public record SnapshotterConfig(
     String rootfsQuota,
     int tenant,
     List<String> turboFsType,
-    String runtimeType) {
+    String runtimeType,
+    String attacher,
+    Path backstoreAddress) {
 
   public static final Path DEFAULT_PATH = Path.of("/etc/overlaybd-snapshotter/config.json");
   public static final Path DEFAULT_ROOT =
       Path.of("/var/lib/containerd/io.containerd.snapshotter.v1.overlaybd");
   public static final Path DEFAULT_ADDRESS = Path.of("/run/overlaybd-snapshotter/overlaybd.sock");
+  public static final Path DEFAULT_BACKSTORE_ADDRESS = Path.of("/run/obd-backstore/backstore.sock");
 
   /** Writable mode of a container's root filesystem on an OverlayBD image. */
   public enum RwMode {
@@ -102,7 +109,9 @@ public record SnapshotterConfig(
         "",
         -1,
         List.of("erofs", "ext4"),
-        "containerd");
+        "containerd",
+        "auto",
+        DEFAULT_BACKSTORE_ADDRESS);
   }
 
   public SnapshotterConfig withRoot(Path newRoot) {
@@ -121,7 +130,9 @@ public record SnapshotterConfig(
         rootfsQuota,
         tenant,
         turboFsType,
-        runtimeType);
+        runtimeType,
+        attacher,
+        backstoreAddress);
   }
 
   public SnapshotterConfig withAddress(Path newAddress) {
@@ -140,7 +151,9 @@ public record SnapshotterConfig(
         rootfsQuota,
         tenant,
         turboFsType,
-        runtimeType);
+        runtimeType,
+        attacher,
+        backstoreAddress);
   }
 
   public SnapshotterConfig withVerbose(String level) {
@@ -159,6 +172,8 @@ public record SnapshotterConfig(
         rootfsQuota,
         tenant,
         turboFsType,
-        runtimeType);
+        runtimeType,
+        attacher,
+        backstoreAddress);
   }
 }

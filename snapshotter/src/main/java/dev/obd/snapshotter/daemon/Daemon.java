@@ -4,6 +4,7 @@ import dev.obd.snapshotter.api.RpcObserver;
 import dev.obd.snapshotter.api.SnapshotsService;
 import dev.obd.snapshotter.api.StrictRequestParsing;
 import dev.obd.snapshotter.config.SnapshotterConfig;
+import dev.obd.snapshotter.device.Attachers;
 import dev.obd.snapshotter.metrics.MetricsServer;
 import dev.obd.snapshotter.metrics.SnapshotterMetrics;
 import dev.obd.snapshotter.overlay.OverlayFeatures;
@@ -48,7 +49,20 @@ public final class Daemon {
       throws IOException {
     List<String> overlayOptions = OverlayFeatures.detect();
     Snapshotter snapshotter =
-        OverlaySnapshotter.open(config.root(), config.asyncRemove(), overlayOptions);
+        OverlaySnapshotter.open(
+            config.root(),
+            config.asyncRemove(),
+            overlayOptions,
+            new OverlaySnapshotter.BlockSupport(
+                snapshotsDir ->
+                    Attachers.select(
+                        config.attacher(),
+                        config.tenant(),
+                        config.backstoreAddress(),
+                        snapshotsDir),
+                config.defaultFsType(),
+                config.mirrorRegistry(),
+                config.autoRemoveDev()));
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
     try {

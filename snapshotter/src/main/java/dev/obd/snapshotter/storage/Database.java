@@ -48,13 +48,14 @@ final class Database implements AutoCloseable {
           conn.prepareStatement(
               """
               INSERT INTO snapshots(id, key, parent_id, kind, labels, created_ns, updated_ns,
-                                    usage_size, usage_inodes, storage_type)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                    usage_size, usage_inodes, storage_type, device)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
               ON CONFLICT(id) DO UPDATE SET
                 key = excluded.key, parent_id = excluded.parent_id, kind = excluded.kind,
                 labels = excluded.labels, created_ns = excluded.created_ns,
                 updated_ns = excluded.updated_ns, usage_size = excluded.usage_size,
-                usage_inodes = excluded.usage_inodes, storage_type = excluded.storage_type
+                usage_inodes = excluded.usage_inodes, storage_type = excluded.storage_type,
+                device = excluded.device
               """);
       delete = conn.prepareStatement("DELETE FROM snapshots WHERE id = ?");
     } catch (SQLException e) {
@@ -95,8 +96,7 @@ final class Database implements AutoCloseable {
             usage_size   INTEGER NOT NULL DEFAULT 0,
             usage_inodes INTEGER NOT NULL DEFAULT 0,
             storage_type INTEGER NOT NULL DEFAULT 1,
-            device       TEXT,
-            device_refs  INTEGER NOT NULL DEFAULT 0
+            device       TEXT NOT NULL DEFAULT ''
           )""");
       s.execute("CREATE INDEX snapshots_by_parent ON snapshots(parent_id)");
       s.execute("PRAGMA user_version = " + SCHEMA_VERSION);
@@ -110,7 +110,7 @@ final class Database implements AutoCloseable {
         ResultSet rs =
             s.executeQuery(
                 "SELECT id, key, parent_id, kind, labels, created_ns, updated_ns, usage_size,"
-                    + " usage_inodes, storage_type FROM snapshots")) {
+                    + " usage_inodes, storage_type, coalesce(device, '') FROM snapshots")) {
       while (rs.next()) {
         long parent = rs.getLong(3);
         sink.accept(
@@ -123,7 +123,8 @@ final class Database implements AutoCloseable {
                 instant(rs.getLong(6)),
                 instant(rs.getLong(7)),
                 new Usage(rs.getLong(8), rs.getLong(9)),
-                rs.getInt(10)));
+                rs.getInt(10),
+                rs.getString(11)));
       }
     } catch (SQLException e) {
       throw failure("read metadata", e);
@@ -181,6 +182,7 @@ final class Database implements AutoCloseable {
       upsert.setLong(8, r.usage().size());
       upsert.setLong(9, r.usage().inodes());
       upsert.setInt(10, r.storageType());
+      upsert.setString(11, r.device());
       upsert.executeUpdate();
     } catch (SQLException e) {
       throw failure("write snapshot " + r.key(), e);

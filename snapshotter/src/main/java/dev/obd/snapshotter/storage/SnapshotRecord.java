@@ -16,6 +16,8 @@ import java.util.Objects;
  * @param usage disk usage recorded at commit (zero before)
  * @param storageType how the snapshot's data is stored; 1 is an ordinary overlayfs directory (the
  *     other codes belong to the OverlayBD support and are only persisted here)
+ * @param device the block device attached for this snapshot (the shared device of an OverlayBD
+ *     image's top layer, or a container's own writable device), "" when none
  */
 public record SnapshotRecord(
     long id,
@@ -26,7 +28,8 @@ public record SnapshotRecord(
     Instant created,
     Instant updated,
     Usage usage,
-    int storageType) {
+    int storageType,
+    String device) {
 
   /** Storage type of an ordinary overlayfs snapshot. */
   public static final int STORAGE_NORMAL = 1;
@@ -38,6 +41,7 @@ public record SnapshotRecord(
     Objects.requireNonNull(created, "created");
     Objects.requireNonNull(updated, "updated");
     Objects.requireNonNull(usage, "usage");
+    Objects.requireNonNull(device, "device");
   }
 
   public boolean hasParent() {
@@ -46,6 +50,11 @@ public record SnapshotRecord(
 
   SnapshotRecord withLabels(Map<String, String> newLabels, Instant when) {
     return new SnapshotRecord(
-        id, key, parentId, kind, newLabels, created, when, usage, storageType);
+        id, key, parentId, kind, newLabels, created, when, usage, storageType, device);
+  }
+
+  SnapshotRecord withStorage(int newStorageType, String newDevice) {
+    return new SnapshotRecord(
+        id, key, parentId, kind, labels, created, updated, usage, newStorageType, newDevice);
   }
 }

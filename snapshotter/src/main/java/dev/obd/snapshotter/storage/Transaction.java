@@ -117,7 +117,8 @@ final class Transaction implements WriteTx {
             now,
             now,
             Usage.ZERO,
-            SnapshotRecord.STORAGE_NORMAL);
+            SnapshotRecord.STORAGE_NORMAL,
+            "");
     return put(null, r);
   }
 
@@ -162,7 +163,8 @@ final class Transaction implements WriteTx {
             now,
             now,
             usage,
-            active.storageType());
+            active.storageType(),
+            active.device());
     return put(active, committedRecord);
   }
 
@@ -185,6 +187,12 @@ final class Transaction implements WriteTx {
   public SnapshotRecord setLabels(String key, Map<String, String> labels) {
     SnapshotRecord r = require(key);
     return put(r, r.withLabels(labels, clock.now()));
+  }
+
+  @Override
+  public SnapshotRecord setStorage(String key, int storageType, String device) {
+    SnapshotRecord r = require(key);
+    return put(r, r.withStorage(storageType, device));
   }
 
   @Override

@@ -38,6 +38,12 @@ public interface WriteTx extends ReadView {
   /** Replaces the labels of {@code key} and sets its update time to now. */
   SnapshotRecord setLabels(String key, Map<String, String> labels);
 
+  /**
+   * Records how {@code key}'s data is stored and which block device, if any ("" for none), is
+   * attached for it. The update time does not change: this is the snapshotter's own state.
+   */
+  SnapshotRecord setStorage(String key, int storageType, String device);
+
   /** Runs {@code action} if the transaction does not commit (to undo file system changes). */
   void onRollback(Runnable action);
 }

@@ -1,0 +1,30 @@
+package dev.obd.snapshotter.device;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * Turns an OverlayBD image description ({@code config.v1.json}) into a block device, and back. One
+ * device per snapshot id. Implementations are thread-safe; every call has a deadline and fails with
+ * a message that says what was attempted and why it failed.
+ */
+public interface DeviceAttacher {
+
+  /** {@code tcmu} or {@code nbd}, as the configuration names it. */
+  String name();
+
+  /**
+   * Attaches the device of snapshot {@code id} described by {@code config}, or returns the device
+   * already attached for it.
+   *
+   * @return the block device, e.g. {@code /dev/sdc} or {@code /dev/nbd3}
+   */
+  String attach(long id, Path config, Duration deadline) throws AttachException;
+
+  /** Detaches the device of snapshot {@code id}; a device that is not attached is fine. */
+  void detach(long id, Path config, Duration deadline) throws AttachException;
+
+  /** The devices this attacher has attached, by snapshot id (for reconciliation at start). */
+  Map<Long, String> attached(Duration deadline) throws AttachException;
+}

@@ -1,0 +1,99 @@
+package dev.obd.snapshotter.device;
+
+import dev.obd.backstore.api.BackstoreApiException;
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.DeviceInfo;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Devices served by obd-backstore, our own data plane, over NBD (kernel {@code /dev/nbdN}, or
+ * nbdfuse + a loop device where the kernel has no nbd). The backstore is a separate process, so
+ * devices survive restarts of the snapshotter.
+ */
+public final class NbdAttacher implements DeviceAttacher {
+  private final BackstoreClient client;
+  private final Path socket;
+  private final Pattern ownConfigs;
+
+  /**
+   * @param socket the backstore's control socket
+   * @param snapshotsDir {@code <root>/snapshots}: configs below it belong to this snapshotter
+   */
+  public NbdAttacher(Path socket, Path snapshotsDir) {
+    this.client = new BackstoreClient(socket);
+    this.socket = socket;
+    this.ownConfigs =
+        Pattern.compile(
+            "^" + Pattern.quote(snapshotsDir.toString()) + "/([0-9]+)/block/config\\.v1\\.json$");
+  }
+
+  @Override
+  public String name() {
+    return "nbd";
+  }
+
+  @Override
+  public String attach(long id, Path config, Duration deadline) throws AttachException {
+    try {
+      DeviceInfo d = client.add(config, deadline);
+      if (!"attached".equals(d.state())) {
+        throw new AttachException(
+            "obd-backstore reports device "
+                + d.device()
+                + " for "
+                + config
+                + " as "
+                + d.state()
+                + ": "
+                + d.error());
+      }
+      return d.device();
+    } catch (BackstoreApiException e) {
+      throw new AttachException(
+          "attach nbd device for snapshot "
+              + id
+              + " (config "
+              + config
+              + ") through obd-backstore at "
+              + socket
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  @Override
+  public void detach(long id, Path config, Duration deadline) throws AttachException {
+    try {
+      client.remove(config.toString(), deadline);
+    } catch (BackstoreApiException e) {
+      if (e.status() == 404) {
+        return;
+      }
+      throw new AttachException(
+          "detach nbd device of snapshot " + id + " (config " + config + "): " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Map<Long, String> attached(Duration deadline) throws AttachException {
+    try {
+      Map<Long, String> out = new HashMap<>();
+      for (DeviceInfo d : client.list(deadline)) {
+        Matcher m = ownConfigs.matcher(d.config());
+        if (m.matches()) {
+          out.put(Long.parseLong(m.group(1)), d.device());
+        }
+      }
+      return out;
+    } catch (BackstoreApiException e) {
+      throw new AttachException(
+          "list devices of obd-backstore at " + socket + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,236 @@
+package dev.obd.snapshotter.device;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Devices served by upstream's {@code overlaybd-tcmu} through the kernel's TCMU and tcm_loop,
+ * created with exactly upstream's configfs sequence and names, so that overlaybd-tcmu serves them
+ * unchanged:
+ *
+ * <ol>
+ *   <li>{@code core/user_<HBA>/dev_<id>}: {@code control} gets {@code
+ *       dev_config=overlaybd/<config>} and {@code max_data_area_mb=4}; {@code enable} gets {@code
+ *       1}, retried while the kernel answers EAGAIN (overlaybd-tcmu opens the image meanwhile and
+ *       writes its result file); {@code attrib/cmd_time_out} gets 2147483;
+ *   <li>{@code loopback/naa.<prefix><id padded to 13>/tpgt_1}: {@code nexus} gets the WWN, {@code
+ *       lun/lun_0/dev_<id>} links to the TCMU device;
+ *   <li>the SCSI disk appears under {@code /sys/class/scsi_device/<tpgt address>:0/device/block};
+ *       its {@code device/timeout} gets 2147483.
+ * </ol>
+ *
+ * Unlike upstream, every wait has a deadline, a device that never appears is an error (not an empty
+ * device name), and a failed attach removes every configfs object it created, in reverse order. HBA
+ * and NAA prefix follow upstream's {@code tenant}: 999999999 and 199 by default.
+ */
+public final class TcmuAttacher implements DeviceAttacher {
+  private static final Logger LOG = Logger.getLogger(TcmuAttacher.class.getName());
+  private static final String TARGET = "/sys/kernel/config/target";
+  private static final String TIMEOUT = "2147483";
+  private static final int ENABLE_RETRIES = 100;
+  private static final long ENABLE_RETRY_MILLIS = 50;
+
+  private final KernelFiles kernel;
+  private final long hba;
+  private final String naaPrefix;
+  private final String handler;
+
+  /**
+   * @param tenant upstream's {@code tenant}; -1 for none
+   * @param handler the TCMU handler subtype, {@code overlaybd} (tests of the kernel path may name
+   *     another handler, such as tcmu-runner's)
+   */
+  public TcmuAttacher(KernelFiles kernel, int tenant, String handler) {
+    this.kernel = kernel;
+    this.hba = tenant == -1 ? 999_999_999L : tenant;
+    this.naaPrefix = tenant == -1 ? "199" : Integer.toString(tenant % 100 + 100);
+    this.handler = handler;
+  }
+
+  @Override
+  public String name() {
+    return "tcmu";
+  }
+
+  String userDir() {
+    return TARGET + "/core/user_" + hba;
+  }
+
+  String deviceDir(long id) {
+    return userDir() + "/dev_" + id;
+  }
+
+  String wwn(long id) {
+    String digits = Long.toString(id);
+    if (digits.length() > 13) {
+      throw new IllegalArgumentException("snapshot id " + id + " does not fit a TCMU WWN");
+    }
+    return "naa." + naaPrefix + "0".repeat(13 - digits.length()) + digits;
+  }
+
+  String targetDir(long id) {
+    return TARGET + "/loopback/" + wwn(id);
+  }
+
+  @Override
+  public String attach(long id, Path config, Duration deadline) throws AttachException {
+    long end = System.nanoTime() + deadline.toNanos();
+    Deque<String> created = new ArrayDeque<>();
+    String dev = deviceDir(id);
+    String tpgt = targetDir(id) + "/tpgt_1";
+    String lun = tpgt + "/lun/lun_0";
+    try {
+      String existing = existingDevice(id);
+      if (existing != null) {
+        return existing;
+      }
+      if (!kernel.exists(TARGET)) {
+        throw new AttachException(
+            "configfs target " + TARGET + " is missing: is target_core_user loaded?");
+      }
+      mkdir(dev, created);
+      kernel.write(dev + "/control", "dev_config=" + handler + "/" + config.toAbsolutePath());
+      kernel.write(dev + "/control", "max_data_area_mb=4");
+      enable(dev, config);
+      kernel.write(dev + "/attrib/cmd_time_out", TIMEOUT);
+      mkdir(targetDir(id), created);
+      mkdir(tpgt, created);
+      mkdir(lun, created);
+      kernel.write(tpgt + "/nexus", wwn(id));
+      kernel.symlink(lun + "/dev_" + id, dev);
+      created.push(lun + "/dev_" + id);
+      return awaitDisk(id, tpgt, end);
+    } catch (IOException | AttachException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      undo(created);
+      String result = resultOf(config);
+      throw new AttachException(
+          "attach tcmu device for snapshot "
+              + id
+              + " (config "
+              + config
+              + "): "
+              + e.getMessage()
+              + (result.isEmpty() ? "" : "; overlaybd-tcmu says: " + result),
+          e);
+    }
+  }
+
+  private void mkdir(String dir, Deque<String> created) throws IOException {
+    if (!kernel.exists(dir)) {
+      kernel.mkdirs(dir);
+      created.push(dir);
+    }
+  }
+
+  /** Writes enable=1, retrying while the kernel answers EAGAIN, as upstream's PR #332 does. */
+  private void enable(String dev, Path config) throws IOException, InterruptedException {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        kernel.write(dev + "/enable", "1");
+        return;
+      } catch (KernelFiles.KernelWriteException e) {
+        if (e.errno() != KernelFiles.KernelWriteException.EAGAIN || attempt >= ENABLE_RETRIES) {
+          throw new IOException("failed to enable target " + dev + ": " + e.getMessage(), e);
+        }
+        Thread.sleep(ENABLE_RETRY_MILLIS);
+      }
+    }
+  }
+
+  /** Finds the SCSI disk behind the loopback target, or fails at the deadline. */
+  private String awaitDisk(long id, String tpgt, long end)
+      throws IOException, AttachException, InterruptedException {
+    while (true) {
+      String address = kernel.read(tpgt + "/address");
+      if (!address.isEmpty()) {
+        List<String> disks = kernel.list("/sys/class/scsi_device/" + address + ":0/device/block");
+        if (!disks.isEmpty()) {
+          String disk = disks.get(0);
+          kernel.write("/sys/block/" + disk + "/device/timeout", TIMEOUT);
+          return "/dev/" + disk;
+        }
+      }
+      if (System.nanoTime() > end) {
+        throw new AttachException(
+            "the SCSI disk of loopback target "
+                + wwn(id)
+                + " (address \""
+                + address
+                + "\") did not appear in time");
+      }
+      Thread.sleep(10);
+    }
+  }
+
+  /** The disk of an already complete attachment, or null. */
+  private String existingDevice(long id) throws IOException {
+    String tpgt = targetDir(id) + "/tpgt_1";
+    if (!kernel.exists(tpgt + "/lun/lun_0/dev_" + id)) {
+      return null;
+    }
+    String address = kernel.read(tpgt + "/address");
+    List<String> disks = kernel.list("/sys/class/scsi_device/" + address + ":0/device/block");
+    return disks.isEmpty() ? null : "/dev/" + disks.get(0);
+  }
+
+  private void undo(Deque<String> created) {
+    while (!created.isEmpty()) {
+      String path = created.pop();
+      try {
+        kernel.remove(path);
+      } catch (IOException e) {
+        LOG.log(Level.WARNING, "could not remove " + path + " after a failed attach", e);
+      }
+    }
+  }
+
+  private String resultOf(Path config) {
+    try {
+      return kernel.read(config.resolveSibling("init-debug.log").toString());
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  @Override
+  public void detach(long id, Path config, Duration deadline) throws AttachException {
+    String lun = targetDir(id) + "/tpgt_1/lun/lun_0";
+    try {
+      for (String path :
+          List.of(
+              lun + "/dev_" + id, lun, targetDir(id) + "/tpgt_1", targetDir(id), deviceDir(id))) {
+        kernel.remove(path);
+      }
+    } catch (IOException e) {
+      throw new AttachException("detach tcmu device of snapshot " + id + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Map<Long, String> attached(Duration deadline) throws AttachException {
+    Map<Long, String> out = new HashMap<>();
+    try {
+      for (String name : kernel.list(userDir())) {
+        if (name.matches("dev_[0-9]+")) {
+          long id = Long.parseLong(name.substring(4));
+          String disk = existingDevice(id);
+          out.put(id, disk == null ? "" : disk);
+        }
+      }
+    } catch (IOException e) {
+      throw new AttachException("list tcmu devices in " + userDir() + ": " + e.getMessage(), e);
+    }
+    return out;
+  }
+}
