@@ -8,11 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.StampedLock;
 
@@ -45,23 +41,11 @@ public final class WritableLayer implements Closeable {
   private final ReopeningChannel index;
   private final AtomicLong dataEnd;
   private final Object appendLock = new Object();
-  private final StampedLock mapLock = new StampedLock();
-  private final ConcurrentSkipListMap<Long, Extent> map = new ConcurrentSkipListMap<>();
+  private final ExtentMap map = new ExtentMap();
   private volatile LsmtHeader dataHeader;
   private long indexEnd; // guarded by appendLock
   private long entries; // guarded by appendLock
   private volatile boolean open = true;
-
-  /** A mapped range of the layer, in sectors. */
-  private record Extent(long start, long end, long moffset, boolean zeroed) {
-    Extent from(long newStart) {
-      return new Extent(newStart, end, zeroed ? moffset : moffset + (newStart - start), zeroed);
-    }
-
-    Extent until(long newEnd) {
-      return new Extent(start, newEnd, moffset, zeroed);
-    }
-  }
 
   private WritableLayer(
       Path dataPath,
@@ -222,7 +206,7 @@ public final class WritableLayer implements Closeable {
                   + dataSectors
                   + " sectors)");
         }
-        insert(new Extent(offset, offset + length, moffset, zeroed));
+        map.put(new ExtentMap.Extent(offset, offset + length, moffset, zeroed));
         entries++;
       }
     }
@@ -295,7 +279,7 @@ public final class WritableLayer implements Closeable {
       long at = dataEnd.getAndAdd(n);
       writeFully(data, part, at);
       src.position(src.position() + n);
-      append(new Extent(off / 512, (off + n) / 512, at / 512, false));
+      append(new ExtentMap.Extent(off / 512, (off + n) / 512, at / 512, false));
       off += n;
     }
   }
@@ -305,7 +289,7 @@ public final class WritableLayer implements Closeable {
     checkRange("trim", offset, length);
     for (long off = offset, left = length; left > 0; ) {
       long n = Math.min(left, MAX_ENTRY_BYTES);
-      append(new Extent(off / 512, (off + n) / 512, dataEnd.get() / 512, true));
+      append(new ExtentMap.Extent(off / 512, (off + n) / 512, dataEnd.get() / 512, true));
       off += n;
       left -= n;
     }
@@ -323,17 +307,7 @@ public final class WritableLayer implements Closeable {
    * file sectors; gaps are holes (look below). Lock-free unless a write races with it.
    */
   public List<Segment> lookup(long sector, long count) {
-    long stamp = mapLock.tryOptimisticRead();
-    List<Segment> out = collect(sector, count);
-    if (mapLock.validate(stamp)) {
-      return out;
-    }
-    stamp = mapLock.readLock();
-    try {
-      return collect(sector, count);
-    } finally {
-      mapLock.unlockRead(stamp);
-    }
+    return map.lookup(sector, count);
   }
 
   /**
@@ -356,21 +330,7 @@ public final class WritableLayer implements Closeable {
 
   /** A snapshot of the mapping as a sorted index (entries split at the format's length limit). */
   public SegmentIndex index() {
-    long stamp = mapLock.readLock();
-    try {
-      List<Segment> out = new ArrayList<>();
-      for (Extent e : map.values()) {
-        for (long s = e.start; s < e.end; ) {
-          int len = (int) Math.min(Segment.MAX_LENGTH, e.end - s);
-          long m = e.zeroed ? e.moffset : e.moffset + (s - e.start);
-          out.add(new Segment(s, len, m, e.zeroed, 0));
-          s += len;
-        }
-      }
-      return SegmentIndex.of(out);
-    } finally {
-      mapLock.unlockRead(stamp);
-    }
+    return map.index();
   }
 
   /** Number of entries in the index log (including overridden ones). */
@@ -458,73 +418,21 @@ public final class WritableLayer implements Closeable {
     }
   }
 
-  private void append(Extent e) throws IOException {
+  private void append(ExtentMap.Extent e) throws IOException {
     synchronized (appendLock) {
       ensureOpen("append to");
       if (entries >= MAX_INDEX_ENTRIES) {
         throw new IOException(
             "append to writable layer index " + indexPath + ": the log is full (" + entries + ")");
       }
-      Segment s = new Segment(e.start, (int) (e.end - e.start), e.moffset, e.zeroed, 0);
+      Segment s = new Segment(e.start(), (int) (e.end() - e.start()), e.moffset(), e.zeroed(), 0);
       ByteBuffer entry = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
       entry.putLong(s.packedLow()).putLong(s.packedHigh()).flip();
       writeFully(index, entry, indexEnd);
       indexEnd += 16;
       entries++;
-      long stamp = mapLock.writeLock();
-      try {
-        insert(e);
-      } finally {
-        mapLock.unlockWrite(stamp);
-      }
+      map.put(e);
     }
-  }
-
-  /** Puts {@code e} into the map, cutting away what it overlaps. Caller holds the write lock. */
-  private void insert(Extent e) {
-    Map.Entry<Long, Extent> before = map.lowerEntry(e.start);
-    if (before != null && before.getValue().end > e.start) {
-      Extent b = before.getValue();
-      map.put(b.start, b.until(e.start));
-      if (b.end > e.end) {
-        map.put(e.end, b.from(e.end));
-      }
-    }
-    Iterator<Extent> it = map.subMap(e.start, true, e.end, false).values().iterator();
-    Extent tail = null;
-    while (it.hasNext()) {
-      Extent x = it.next();
-      if (x.end > e.end) {
-        tail = x.from(e.end);
-      }
-      it.remove();
-    }
-    if (tail != null) {
-      map.put(tail.start, tail);
-    }
-    map.put(e.start, e);
-  }
-
-  private List<Segment> collect(long sector, long count) {
-    List<Segment> out = new ArrayList<>(4);
-    long end = sector + count;
-    Map.Entry<Long, Extent> first = map.floorEntry(sector);
-    Long from = first != null && first.getValue().end > sector ? first.getKey() : sector;
-    for (Extent e : map.subMap(from, true, end, false).values()) {
-      long s = Math.max(e.start, sector);
-      long t = Math.min(e.end, end);
-      if (t <= s) {
-        continue;
-      }
-      long m = e.zeroed ? e.moffset : e.moffset + (s - e.start);
-      // pieces longer than one entry are possible in memory; callers only need the range
-      out.add(new Segment(s, (int) Math.min(t - s, Segment.MAX_LENGTH), m, e.zeroed, 0));
-      for (long p = s + Segment.MAX_LENGTH; p < t; p += Segment.MAX_LENGTH) {
-        long pm = e.zeroed ? e.moffset : e.moffset + (p - e.start);
-        out.add(new Segment(p, (int) Math.min(t - p, Segment.MAX_LENGTH), pm, e.zeroed, 0));
-      }
-    }
-    return out;
   }
 
   private void checkRange(String what, long offset, long length) throws IOException {

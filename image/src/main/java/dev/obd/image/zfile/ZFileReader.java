@@ -30,9 +30,6 @@ public final class ZFileReader implements ByteSource {
   /** Largest block size the reader accepts (upstream rejects larger). */
   public static final int MAX_BLOCK_SIZE = 65536;
 
-  /** Blocks are grouped so that 16-bit offsets from the group start suffice (upstream layout). */
-  private static final int GROUP_BYTES = 65536;
-
   /** Most compressed bytes fetched from the source in one request. */
   private static final int IO_BYTES = 1 << 20;
 
@@ -61,20 +58,11 @@ public final class ZFileReader implements ByteSource {
   private final int blockShift;
   private final int blockSize;
   private final long originalSize;
-  private final int blockCount;
   private final boolean verify;
-  private final int groupShift;
-  private final long[] groupStart;
-  private final char[] delta;
+  private final JumpTable table;
 
   private ZFileReader(
-      ByteSource source,
-      ZFileHeader header,
-      ZFileHeader effective,
-      long[] groupStart,
-      char[] delta,
-      int groupShift,
-      int blockCount) {
+      ByteSource source, ZFileHeader header, ZFileHeader effective, JumpTable table) {
     this.source = source;
     this.name = source.describe();
     this.header = header;
@@ -84,11 +72,8 @@ public final class ZFileReader implements ByteSource {
     this.blockSize = effective.blockSize();
     this.blockShift = Integer.numberOfTrailingZeros(blockSize);
     this.originalSize = effective.originalFileSize();
-    this.blockCount = blockCount;
     this.verify = effective.verify();
-    this.groupShift = groupShift;
-    this.groupStart = groupStart;
-    this.delta = delta;
+    this.table = table;
   }
 
   /** Whether {@code source} starts with the ZFile magics (it may still be corrupt). */
@@ -165,140 +150,7 @@ public final class ZFileReader implements ByteSource {
 
   private static ZFileReader load(
       ByteSource source, ZFileHeader header, ZFileHeader e, long indexLimit) throws IOException {
-    String where = "open ZFile " + source.describe();
-    if (Compression.fromCode(e.algorithm()) == null) {
-      throw new LayerFormatException(
-          where + ": unsupported compression algorithm " + e.algorithm() + " (1 = LZ4, 2 = zstd)");
-    }
-    if (e.useDict() != 0) {
-      throw new LayerFormatException(where + ": compression dictionaries are not supported");
-    }
-    int bs = e.blockSize();
-    if (bs < 512 || bs > MAX_BLOCK_SIZE || Integer.bitCount(bs) != 1) {
-      throw new LayerFormatException(
-          where
-              + ": block size "
-              + bs
-              + " is not a power of two between 512 and "
-              + MAX_BLOCK_SIZE);
-    }
-    long original = e.originalFileSize();
-    long needed = original < 0 ? -1 : (original + bs - 1) / bs;
-    if (needed < 0 || needed > Integer.MAX_VALUE - 1L) {
-      throw new LayerFormatException(where + ": absurd original size " + original);
-    }
-    long n = e.indexSize();
-    if (n < 0 || n > MAX_INDEX_SIZE) {
-      throw new LayerFormatException(
-          where + ": jump table of " + n + " entries exceeds the limit " + MAX_INDEX_SIZE);
-    }
-    if (n < needed) {
-      throw new LayerFormatException(
-          where
-              + ": jump table has "
-              + n
-              + " entries but the original size "
-              + original
-              + " needs "
-              + needed);
-    }
-    long dataStart = ZFileHeader.BLOCK + e.dictSize();
-    long tableOffset = e.indexOffset();
-    if (tableOffset < dataStart || tableOffset > indexLimit || 4 * n > indexLimit - tableOffset) {
-      throw new LayerFormatException(
-          where
-              + ": jump table at offset "
-              + tableOffset
-              + " with "
-              + n
-              + " entries lies outside ["
-              + dataStart
-              + ", "
-              + indexLimit
-              + ")");
-    }
-
-    int count = (int) needed;
-    int groupShift = Integer.numberOfTrailingZeros(GROUP_BYTES / bs);
-    long[] groupStart = new long[(count >>> groupShift) + 1];
-    char[] delta = new char[count + 1];
-    int maxStored = BlockCodec.of(Compression.fromCode(e.algorithm())).maxCompressedLength(bs) + 4;
-    int minStored = e.verify() ? 5 : 1;
-
-    String problem = null; // reported after the table CRC, which explains most damage better
-    CRC32C crc = new CRC32C();
-    ByteBuffer chunk = ByteBuffer.allocate(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
-    long pos = dataStart;
-    long group = dataStart;
-    for (long i = 0, read = 0; i < n; ) {
-      chunk.clear();
-      int bytes = (int) Math.min(chunk.capacity(), 4 * n - read);
-      chunk.limit(bytes);
-      source.readFully(tableOffset + read, chunk);
-      chunk.flip();
-      crc.update(chunk.duplicate());
-      read += bytes;
-      for (; chunk.remaining() >= 4; i++) {
-        long len = chunk.getInt() & 0xFFFFFFFFL;
-        if (i >= count) {
-          continue; // entries beyond the original size are tolerated but unused
-        }
-        int b = (int) i;
-        if ((b & ((1 << groupShift) - 1)) == 0) {
-          group = pos;
-          groupStart[b >>> groupShift] = pos;
-        }
-        long d = pos - group;
-        if (d >= 65535 && problem == null) {
-          problem = "jump table entry " + b + " is more than 64 KiB past its group start";
-        }
-        delta[b] = (char) d;
-        if ((len < minStored || len > maxStored) && problem == null) {
-          problem =
-              "jump table entry "
-                  + b
-                  + " gives block length "
-                  + len
-                  + ", outside ["
-                  + minStored
-                  + ", "
-                  + maxStored
-                  + "] for block size "
-                  + bs;
-        }
-        pos += len;
-      }
-    }
-    if ((count & ((1 << groupShift) - 1)) == 0) {
-      group = pos;
-      groupStart[count >>> groupShift] = pos;
-    }
-    long d = pos - group;
-    if (d >= 65535 && problem == null) {
-      problem = "last block ends more than 64 KiB past its group start";
-    }
-    delta[count] = (char) d;
-    if (pos > tableOffset && problem == null) {
-      problem = "blocks end at offset " + pos + ", past the jump table at offset " + tableOffset;
-    }
-    if (e.hasDigest()) {
-      int computed = Crc32c.seedZeroFromStandard((int) crc.getValue(), 4 * n);
-      if (computed != e.indexCrc()) {
-        throw new LayerFormatException(
-            where
-                + ": jump table at offset "
-                + tableOffset
-                + " fails its CRC (stored "
-                + hex(e.indexCrc())
-                + ", computed "
-                + hex(computed)
-                + ")");
-      }
-    }
-    if (problem != null) {
-      throw new LayerFormatException(where + ": " + problem);
-    }
-    return new ZFileReader(source, header, e, groupStart, delta, groupShift, count);
+    return new ZFileReader(source, header, e, JumpTable.load(source, e, indexLimit));
   }
 
   /** The header block at offset 0, as stored. */
@@ -321,7 +173,7 @@ public final class ZFileReader implements ByteSource {
 
   /** Number of blocks holding the original bytes. */
   public int blockCount() {
-    return blockCount;
+    return table.blockCount();
   }
 
   /** Stored length of block {@code i}, including its CRC. */
@@ -366,7 +218,7 @@ public final class ZFileReader implements ByteSource {
       readFully(pos, sink);
       pos += n;
     }
-    return blockCount;
+    return table.blockCount();
   }
 
   @Override
@@ -588,7 +440,7 @@ public final class ZFileReader implements ByteSource {
   }
 
   private long blockStart(int i) {
-    return groupStart[i >>> groupShift] + delta[i];
+    return table.blockStart(i);
   }
 
   private static byte[] readBlock(ByteSource source, long offset) throws IOException {
