@@ -96,6 +96,7 @@ public final class TcmuAttacher implements DeviceAttacher {
         throw new AttachException(
             "configfs target " + TARGET + " is missing: is target_core_user loaded?");
       }
+      mkdir(userDir(), created);
       mkdir(dev, created);
       kernel.write(dev + "/control", "dev_config=" + handler + "/" + config.toAbsolutePath());
       kernel.write(dev + "/control", "max_data_area_mb=4");
@@ -190,7 +191,9 @@ public final class TcmuAttacher implements DeviceAttacher {
       try {
         kernel.remove(path);
       } catch (IOException e) {
-        LOG.log(Level.WARNING, "could not remove " + path + " after a failed attach", e);
+        if (!path.equals(userDir())) { // the HBA may have gained another device meanwhile
+          LOG.log(Level.WARNING, "could not remove " + path + " after a failed attach", e);
+        }
       }
     }
   }
