@@ -141,12 +141,15 @@ public final class E2eEnvironment implements AutoCloseable {
 
   /**
    * containerd's proxy client reconnects with a backoff of up to 3 s; until then its calls fail
-   * with "unavailable", as they would for any proxy snapshotter being restarted.
+   * with "unavailable", as they would for any proxy snapshotter being restarted. (A snapshot
+   * listing is no probe: containerd answers it from its own metadata.)
    */
   private void awaitContainerdReconnected() {
     long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String probe = "reconnect-probe-" + System.nanoTime();
     while (containerd
-            .ctrResult("default", "snapshots", "--snapshotter", Containerd.SNAPSHOTTER, "ls")
+            .ctrResult(
+                "default", "snapshots", "--snapshotter", Containerd.SNAPSHOTTER, "prepare", probe)
             .exit()
         != 0) {
       if (System.nanoTime() > end) {
@@ -159,6 +162,7 @@ public final class E2eEnvironment implements AutoCloseable {
         throw new AssertionError(e);
       }
     }
+    containerd.ctr("default", "snapshots", "--snapshotter", Containerd.SNAPSHOTTER, "rm", probe);
   }
 
   /** A fresh directory for a test's files. */

@@ -1,0 +1,245 @@
+package dev.obd.it.e2e;
+
+import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.it.e2e.support.CriClient;
+import dev.obd.it.e2e.support.E2eEnvironment;
+import dev.obd.it.e2e.support.ExpectedTree;
+import dev.obd.it.e2e.support.ObdImages;
+import dev.obd.proto.containerd.snapshots.v1.Info;
+import dev.obd.testsupport.Requirements;
+import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.oci.OciImage;
+import dev.obd.testsupport.oci.TarLayer;
+import dev.obd.testsupport.oci.TestImages;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * OverlayBD images made by {@code obdctl convert} from the tests' multi-layer images, pulled lazily
+ * through kubelet's CRI path and run; an image mixing OverlayBD and tar layers; a running container
+ * across a snapshotter restart; a simulated reboot; image removal detaching the device. The steps
+ * build on each other, in order.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class OverlayBdLifecycleEndToEndTest {
+  private static final String NS = "k8s.io";
+  private E2eEnvironment env;
+  private OciImage tree;
+  private String treeRef;
+
+  @BeforeAll
+  void start() throws Exception {
+    Requirements.requireCommand("nbdfuse");
+    env = E2eEnvironment.startWithBackstore("obd-life", "");
+    tree = TestImages.tree("unused");
+    Path converted = ObdImages.convert(tree, env.workDir("convert-tree"), "v1");
+    treeRef = env.registry.host() + "/obd/tree:v1";
+    ObdImages.push(converted, "v1", treeRef);
+  }
+
+  @AfterAll
+  void stop() {
+    if (env != null) {
+      env.close();
+    }
+  }
+
+  private String ctr(String... args) {
+    return env.containerd.ctr(NS, args);
+  }
+
+  private static List<String> lines(String out) {
+    return out.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+  }
+
+  private List<DeviceInfo> devices() throws Exception {
+    return new BackstoreClient(env.backstoreSocket()).list(Duration.ofSeconds(10));
+  }
+
+  @Test
+  @Order(1)
+  void aConvertedImagePulledLazilyShowsExactlyTheLayeredTree() throws Exception {
+    try (CriClient cri = new CriClient(env.containerd.socket())) {
+      cri.pull(treeRef);
+    }
+    assertThat(env.daemon().client().list("labels.\"containerd.io/snapshot/remote\""))
+        .as("all four converted layers are remote snapshots")
+        .hasSize(4);
+    String out =
+        ctr(
+            "run",
+            "--rm",
+            "--snapshotter",
+            SNAPSHOTTER,
+            treeRef,
+            "tree-list",
+            "/bin/sh",
+            "-c",
+            ExpectedTree.listScript("data"));
+    assertThat(lines(out))
+        .containsExactlyElementsOf(ExpectedTree.of(tree.layers()).listing("data"));
+  }
+
+  @Test
+  @Order(2)
+  void anImageMixingOverlayBdAndTarLayersRuns() throws Exception {
+    OciImage base = TestImages.small("unused", "from the OverlayBD layers");
+    Path work = env.workDir("mixed");
+    Path layout = ObdImages.convert(base, work, "v1");
+    ObdImages.appendOrdinaryLayer(
+        layout,
+        "v1",
+        new TarLayer()
+            .file("data/added", 0644, "from the tar layer on top\n")
+            .whiteout("etc/motd"));
+    String ref = env.registry.host() + "/obd/mixed:v1";
+    ObdImages.push(layout, "v1", ref);
+    try (CriClient cri = new CriClient(env.containerd.socket())) {
+      cri.pull(ref);
+    }
+    String out =
+        ctr(
+            "run",
+            "--rm",
+            "--snapshotter",
+            SNAPSHOTTER,
+            ref,
+            "mixed",
+            "/bin/sh",
+            "-c",
+            "cat /data/id /data/added; ls /etc");
+    assertThat(out).isEqualTo("from the OverlayBD layers\nfrom the tar layer on top\n");
+  }
+
+  @Test
+  @Order(3)
+  void aRunningContainerKeepsWritingAcrossASnapshotterRestart() throws Exception {
+    String id = "writer";
+    ctr(
+        "run",
+        "-d",
+        "--snapshotter",
+        SNAPSHOTTER,
+        treeRef,
+        id,
+        "/bin/sh",
+        "-c",
+        "i=0; while true; do echo $i >> /tmp/log; i=$((i+1)); sleep 0.05; done");
+    try {
+      awaitGrowth(id);
+      env.restartDaemon();
+      assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
+      awaitGrowth(id);
+      assertThat(
+              ctr(
+                  "run",
+                  "--rm",
+                  "--snapshotter",
+                  SNAPSHOTTER,
+                  treeRef,
+                  "after-restart",
+                  "/bin/cat",
+                  "/data/keep"))
+          .isEqualTo("kept, then changed\n");
+    } finally {
+      killContainer(id);
+    }
+  }
+
+  @Test
+  @Order(4)
+  void afterASimulatedRebootContainersStartAgain() throws Exception {
+    // a reboot: containers die, the snapshotter dies, mounts and block devices are gone
+    env.daemon().kill9();
+    Containerd.unmountBelow(env.daemon().root());
+    BackstoreClient backstore = new BackstoreClient(env.backstoreSocket());
+    for (DeviceInfo d : backstore.list(Duration.ofSeconds(10))) {
+      backstore.remove(d.id(), Duration.ofSeconds(60));
+    }
+    assertThat(devices()).isEmpty();
+    env.killAndRestartDaemon();
+    assertThat(
+            ctr(
+                "run",
+                "--rm",
+                "--snapshotter",
+                SNAPSHOTTER,
+                treeRef,
+                "after-reboot",
+                "/bin/cat",
+                "/data/keep"))
+        .isEqualTo("kept, then changed\n");
+    assertThat(devices()).as("the image's device was attached again on demand").hasSize(1);
+  }
+
+  @Test
+  @Order(5)
+  void removingTheImagesDetachesTheirDevicesAndLeavesNothing() throws Exception {
+    try (CriClient cri = new CriClient(env.containerd.socket())) {
+      for (var image : cri.list()) {
+        cri.remove(image.getId());
+      }
+    }
+    assertThat(devices()).isEmpty();
+    List<Info> left = env.daemon().client().list("name~=^k8s.io/");
+    assertThat(left).isEmpty();
+    env.daemon().client().cleanup();
+    try (Stream<Path> dirs = Files.list(env.daemon().root().resolve("snapshots"))) {
+      assertThat(dirs.toList()).isEmpty();
+    }
+  }
+
+  private void awaitGrowth(String container) throws InterruptedException {
+    int before = count(container);
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (count(container) < before + 5) {
+      assertThat(System.nanoTime()).as("the container keeps writing").isLessThan(end);
+      Thread.sleep(100);
+    }
+  }
+
+  private int count(String container) {
+    String out =
+        env.containerd
+            .ctrResult(
+                NS,
+                "tasks",
+                "exec",
+                "--exec-id",
+                "n" + System.nanoTime(),
+                container,
+                "/bin/sh",
+                "-c",
+                "cat /tmp/log 2>/dev/null | wc -l")
+            .output()
+            .strip();
+    return out.isEmpty()
+        ? 0
+        : Integer.parseInt(out.lines().reduce((a, b) -> b).orElse("0").strip());
+  }
+
+  private void killContainer(String id) throws InterruptedException {
+    env.containerd.ctrResult(NS, "tasks", "kill", "-s", "SIGKILL", id);
+    for (int i = 0;
+        i < 50 && env.containerd.ctrResult(NS, "tasks", "delete", id).exit() != 0;
+        i++) {
+      Thread.sleep(100);
+    }
+    env.containerd.ctrResult(NS, "containers", "delete", id);
+  }
+}
