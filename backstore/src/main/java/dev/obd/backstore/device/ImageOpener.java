@@ -27,6 +27,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -61,8 +63,8 @@ final class ImageOpener {
   }
 
   OpenedImage open(ImageConfig config, String name) throws IOException {
-    if (config.lowers().isEmpty()) {
-      throw new IOException("the config has no lowers");
+    if (config.lowers().isEmpty() && !config.upper().isWritable()) {
+      throw new IOException("the config has no lowers and no writable upper");
     }
     for (int i = 0; i < config.lowers().size(); i++) {
       LowerConfig l = config.lowers().get(i);
@@ -75,7 +77,7 @@ final class ImageOpener {
       }
     }
     int stacked = config.lowers().size() - (config.accelerationLayer() ? 1 : 0);
-    if (stacked < 1) {
+    if (stacked < 1 && config.accelerationLayer()) {
       throw new IOException("the config has only the acceleration layer and no image layers");
     }
     TraceRecorder recorder = null;
@@ -164,6 +166,9 @@ final class ImageOpener {
           }
         }
       }
+      if (recorder != null) {
+        watchLockFile(recorder);
+      }
       return new OpenedImage(stack, recorder, replayer, downloads);
     } catch (IOException | RuntimeException e) {
       for (Opened o : layers) {
@@ -181,6 +186,32 @@ final class ImageOpener {
       }
       throw e;
     }
+  }
+
+  /**
+   * Upstream's way to end a recording while the device stays in use: whoever wants the trace
+   * deletes {@code <trace>.lock}; the trace and {@code <trace>.ok} are written within a second.
+   */
+  private void watchLockFile(TraceRecorder recorder) {
+    AtomicReference<Future<?>> self = new AtomicReference<>();
+    self.set(
+        scheduler.scheduleWithFixedDelay(
+            () -> {
+              try {
+                if (recorder.finished()) {
+                  self.get().cancel(false);
+                } else if (recorder.stopRequested()) {
+                  recorder.finish();
+                  self.get().cancel(false);
+                }
+              } catch (IOException e) {
+                LOG.warning("write I/O trace: " + e.getMessage());
+                self.get().cancel(false);
+              }
+            },
+            1,
+            1,
+            TimeUnit.SECONDS));
   }
 
   private DownloadConfig downloadSettings(ImageConfig config) throws IOException {

@@ -2,12 +2,12 @@ package dev.obd.it.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.obd.it.e2e.support.CriClient;
 import dev.obd.it.support.Layers;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.CriClient;
 import dev.obd.testsupport.oci.TestImages;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -3,11 +3,11 @@ package dev.obd.it.e2e;
 import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.obd.it.e2e.support.CriClient;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.it.e2e.support.ExpectedTree;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.CriClient;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TestImages;
 import java.nio.ByteBuffer;

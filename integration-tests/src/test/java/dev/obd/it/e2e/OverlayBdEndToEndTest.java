@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
-import dev.obd.it.e2e.support.CriClient;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.CriClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
-import dev.obd.it.e2e.support.CriClient;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.it.e2e.support.ExpectedTree;
-import dev.obd.it.e2e.support.ObdImages;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.CriClient;
+import dev.obd.testsupport.oci.ObdImages;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;

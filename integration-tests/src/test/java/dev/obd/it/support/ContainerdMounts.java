@@ -45,7 +45,9 @@ public final class ContainerdMounts implements AutoCloseable {
         mounts.mount(
             target, workDir, "-t", "overlay", "-o", String.join(",", options), m.getSource());
       }
-      default -> throw new IllegalArgumentException("unsupported mount type " + m.getType());
+      default -> // a filesystem on a block device, e.g. {type: ext4, source: /dev/loop3}
+          mounts.mount(
+              target, null, "-t", m.getType(), "-o", String.join(",", options), m.getSource());
     }
   }
 

@@ -62,7 +62,8 @@ public final class Daemon {
                         snapshotsDir),
                 config.defaultFsType(),
                 config.mirrorRegistry(),
-                config.autoRemoveDev()));
+                config.autoRemoveDev(),
+                config.rwMode()));
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
     try {

@@ -8,6 +8,7 @@ import dev.obd.snapshotter.device.AttachException;
 import dev.obd.snapshotter.device.BlockMounter;
 import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.errdefs.FailedPreconditionException;
+import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.errdefs.UnavailableException;
 import dev.obd.snapshotter.overlaybd.Labels;
@@ -121,6 +122,73 @@ final class BlockLayers {
     return dirs;
   }
 
+  /**
+   * The prefetch settings a new container on {@code parentKey} asks of its image, written into the
+   * config.v1.json of the image's top block layer as upstream does at each container's Prepare: an
+   * image ending in an acceleration layer replays that layer's trace; a container labelled {@code
+   * record-trace=yes} with a {@code record-trace-path} records the trace into that (empty) file or
+   * replays it; otherwise neither. A device attached already keeps the settings it was attached
+   * with.
+   *
+   * @throws InvalidArgumentException when the trace path is not an absolute, normal path of an
+   *     existing regular file
+   */
+  void applyPrefetchLabels(String parentKey, Map<String, String> labels) {
+    Optional<SnapshotRecord> top =
+        store.read(
+            view ->
+                view.get(parentKey)
+                    .flatMap(p -> storage(p).isBlock() ? Optional.of(p) : blockTop(view, p)));
+    if (top.isEmpty()) {
+      return;
+    }
+    boolean acceleration = "yes".equals(top.get().labels().get(Labels.ACCELERATION_LAYER));
+    String trace = "";
+    if (!acceleration && "yes".equals(labels.get(Labels.RECORD_TRACE))) {
+      trace = labels.getOrDefault(Labels.RECORD_TRACE_PATH, "");
+      if (!trace.isEmpty()) {
+        requireTraceFile(trace);
+      }
+    }
+    long id = top.get().id();
+    synchronized (deviceLocks.computeIfAbsent(id, k -> new Object())) {
+      ImageConfig current = readConfig(id);
+      if (current.accelerationLayer() == acceleration && current.recordTracePath().equals(trace)) {
+        return;
+      }
+      writeConfig(
+          new ImageConfig(
+              current.repoBlobUrl(),
+              current.lowers(),
+              current.upper(),
+              current.resultFile(),
+              acceleration,
+              trace,
+              current.download()),
+          layout.config(id));
+    }
+  }
+
+  private static void requireTraceFile(String trace) {
+    Path path;
+    try {
+      path = Path.of(trace);
+    } catch (java.nio.file.InvalidPathException e) {
+      path = null;
+    }
+    if (path == null
+        || !path.isAbsolute()
+        || !path.normalize().equals(path)
+        || !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new InvalidArgumentException(
+          "label "
+              + Labels.RECORD_TRACE_PATH
+              + ": \""
+              + trace
+              + "\" is not an absolute path of an existing regular file");
+    }
+  }
+
   /** Creates {@code block/} with its mount point in a snapshot directory being built. */
   static void createBlockDirs(Path snapshotDir) throws IOException {
     Path block = Files.createDirectories(snapshotDir.resolve("block"));
@@ -195,8 +263,9 @@ final class BlockLayers {
         String device = attacher.attach(topId, layout.config(topId), ATTACH_DEADLINE);
         Files.writeString(layout.backstoreMark(topId), device);
         store.write(tx -> tx.setStorage(top.key(), top.storageType(), device));
-        String[] fs = fsType(top);
-        mounter.mount(device, mountpoint, mounter.detectFsType(device, fs[0]), fs[1], true);
+        FsSpec fs = fsSpec(top.labels());
+        mounter.mount(
+            device, mountpoint, mounter.detectFsType(device, fs.type()), fs.mountOptions(), true);
         LOG.info(
             "mounted "
                 + device
@@ -220,13 +289,19 @@ final class BlockLayers {
     }
   }
 
-  /** {@code [fstype, mount options]} from the layer's blob-fs-type label or the default. */
-  private String[] fsType(SnapshotRecord top) {
-    String label = top.labels().getOrDefault(Labels.BLOB_FS_TYPE, "");
+  /**
+   * A layer's filesystem from its {@code blob-fs-type} label, {@code fstype[;mountopts[;mkfsopts]]}
+   * : the type (the configured default when absent), mount options (upstream's defaults per type
+   * when absent) and mkfs options (empty: {@link dev.obd.snapshotter.device.Mkfs}'s defaults).
+   */
+  record FsSpec(String type, String mountOptions, String mkfsOptions) {}
+
+  FsSpec fsSpec(Map<String, String> labels) {
+    String label = labels.getOrDefault(Labels.BLOB_FS_TYPE, "");
     String[] parts = label.split(";", 3);
     String type = parts[0].isEmpty() ? defaultFsType : parts[0];
     String options = parts.length > 1 && !parts[1].isEmpty() ? parts[1] : defaultOptions(type);
-    return new String[] {type, options};
+    return new FsSpec(type, options, parts.length > 2 ? parts[2] : "");
   }
 
   private static String defaultOptions(String fsType) {

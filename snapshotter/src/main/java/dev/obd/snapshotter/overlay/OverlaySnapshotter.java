@@ -1,6 +1,8 @@
 package dev.obd.snapshotter.overlay;
 
+import dev.obd.image.config.ImageConfig;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
+import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
 import dev.obd.snapshotter.device.BlockMounter;
 import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.errdefs.AlreadyExistsException;
@@ -62,19 +64,22 @@ public final class OverlaySnapshotter implements Snapshotter {
   private final boolean asyncRemove;
   private final SnapshotDirectories dirs;
   private final BlockLayers blocks;
+  private final WritableDevices writable;
 
   private final RootLock lock;
 
   /**
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
    * layers without a {@code blob-fs-type} label, the registries reached over plain http, and
-   * whether an image's device is released with its last container.
+   * whether an image's device is released with its last container, and the default writable mode of
+   * containers on OverlayBD images.
    */
   public record BlockSupport(
       Function<Path, DeviceAttacher> attacher,
       String defaultFsType,
       List<MirrorRegistry> mirrors,
-      boolean autoRemoveDev) {}
+      boolean autoRemoveDev,
+      RwMode rwMode) {}
 
   OverlaySnapshotter(
       SnapshotLayout layout,
@@ -82,10 +87,12 @@ public final class OverlaySnapshotter implements Snapshotter {
       MountPlanner planner,
       boolean asyncRemove,
       BlockLayers blocks,
+      WritableDevices writable,
       RootLock lock) {
     this.layout = layout;
     this.lock = lock;
     this.blocks = blocks;
+    this.writable = writable;
     this.store = store;
     this.planner = planner;
     this.asyncRemove = asyncRemove;
@@ -110,24 +117,40 @@ public final class OverlaySnapshotter implements Snapshotter {
     try {
       MetaStore store = MetaStore.open(layout.metadataFile());
       store.reserveIdsThrough(dirs.removeTempDirsAndFindHighestId());
+      DeviceAttacher attacher = block.attacher().apply(layout.snapshotsDir());
+      BlockMounter mounter = new BlockMounter();
       BlockLayers blocks =
           new BlockLayers(
               layout,
               store,
-              block.attacher().apply(layout.snapshotsDir()),
-              new BlockMounter(),
+              attacher,
+              mounter,
               block.defaultFsType(),
               block.mirrors(),
               block.autoRemoveDev());
+      WritableDevices writable =
+          new WritableDevices(layout, store, blocks, attacher, mounter, block.rwMode());
       boolean anyBlock =
           store.read(view -> view.all().stream().anyMatch(r -> BlockLayers.storage(r).isBlock()));
       if (anyBlock) {
-        Thread reconcile = new Thread(blocks::reconcile, "reconcile-devices");
+        Thread reconcile =
+            new Thread(
+                () -> {
+                  blocks.reconcile();
+                  writable.reconcile();
+                },
+                "reconcile-devices");
         reconcile.setDaemon(true);
         reconcile.start();
       }
       return new OverlaySnapshotter(
-          layout, store, new MountPlanner(layout, overlayOptions), asyncRemove, blocks, lock);
+          layout,
+          store,
+          new MountPlanner(layout, overlayOptions),
+          asyncRemove,
+          blocks,
+          writable,
+          lock);
     } catch (IOException | RuntimeException e) {
       lock.close();
       throw e;
@@ -147,11 +170,16 @@ public final class OverlaySnapshotter implements Snapshotter {
   private List<Mount> create(Kind kind, String key, String parent, Map<String, String> labels) {
     requireName("key", key);
     Map<String, String> stored = storedLabels(labels);
-    if (kind == Kind.ACTIVE) {
+    boolean unpack = stored.containsKey(Labels.SNAPSHOT_REF);
+    boolean accelerationLayer = unpack && "yes".equals(stored.get(Labels.ACCELERATION_LAYER));
+    if (kind == Kind.ACTIVE && !accelerationLayer) {
       Optional<RemoteLayer> remote = RemoteLayer.from(labels);
       if (remote.isPresent()) {
         commitRemoteLayer(key, parent, stored, remote.get());
       }
+    }
+    if (!unpack && !parent.isEmpty()) {
+      blocks.applyPrefetchLabels(parent, stored);
     }
     SnapshotRecord record =
         store.write(
@@ -159,12 +187,20 @@ public final class OverlaySnapshotter implements Snapshotter {
               if (tx.get(key).isPresent()) {
                 throw new AlreadyExistsException("snapshot " + key);
               }
+              Optional<SnapshotRecord> parentRecord =
+                  parent.isEmpty() ? Optional.empty() : tx.get(parent);
+              RwMode mode = writable.modeOf(kind, parentRecord, stored);
               Path temp = dirs.createTemp(kind);
               try {
-                SnapshotRecord created = tx.create(kind, key, parent, stored);
+                SnapshotRecord created =
+                    tx.create(kind, key, parent, WritableDevices.labelsFor(mode, stored));
                 List<Long> ancestors = tx.ancestorIds(created);
                 if (!ancestors.isEmpty()) {
                   dirs.copyOwner(layout.fs(ancestors.get(0)), temp.resolve("fs"));
+                }
+                if (mode != RwMode.OVERLAYFS) {
+                  writable.createFiles(temp, created, parentRecord);
+                  created = tx.setStorage(key, StorageType.LOCAL_BLOCK.code(), "");
                 }
                 Path dir = layout.dir(created.id());
                 Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -179,11 +215,29 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
             });
     try {
+      if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
+        return writable.mounts(record, true);
+      }
+      if (accelerationLayer) {
+        // only its trace file is unpacked, into an empty directory
+        return planner.mountsOn(record.id(), kind, List.of());
+      }
       return planner.mountsOn(record.id(), kind, blocks.lowerDirs(record));
     } catch (RuntimeException e) {
-      // the image's device could not be attached: undo, so that containerd can simply retry
+      // the device could not be attached: undo, so that containerd can simply retry
+      if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
+        releaseQuietly(record);
+      }
       removeRecordAndDirectory(key);
       throw e;
+    }
+  }
+
+  private void releaseQuietly(SnapshotRecord record) {
+    try {
+      writable.release(record);
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "could not release the writable device of " + record.key(), e);
     }
   }
 
@@ -249,6 +303,13 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
               return record;
             });
+    if (WritableDevices.modeOf(found) != RwMode.OVERLAYFS) {
+      return writable.mounts(found, false);
+    }
+    if (found.labels().containsKey(Labels.SNAPSHOT_REF)
+        && "yes".equals(found.labels().get(Labels.ACCELERATION_LAYER))) {
+      return planner.mountsOn(found.id(), found.kind(), List.of());
+    }
     return planner.mountsOn(found.id(), found.kind(), blocks.lowerDirs(found));
   }
 
@@ -256,10 +317,24 @@ public final class OverlaySnapshotter implements Snapshotter {
   public void commit(String name, String key, Map<String, String> labels, String parent) {
     requireName("name", name);
     Map<String, String> stored = storedLabels(labels);
-    long id = store.read(view -> view.require(key).id());
+    SnapshotRecord active = store.read(view -> view.require(key));
+    long id = active.id();
+    if (WritableDevices.modeOf(active) != RwMode.OVERLAYFS) {
+      if (store.read(view -> view.get(name).isPresent())) {
+        throw new AlreadyExistsException("committed snapshot " + name);
+      }
+      writable.seal(active); // now fs/overlaybd.sealed: committed below as a local block layer
+    }
+    boolean accelerationLayer =
+        "yes".equals(active.labels().get(Labels.ACCELERATION_LAYER))
+            && store
+                .read(
+                    view ->
+                        BlockLayers.blockTop(view, active).map(t -> t.id() == active.parentId()))
+                .orElse(false);
     // Measured outside the transaction: walking a large layer must not stall other writers.
     DiskUsage measured = DiskUsage.measure(layout.fs(id));
-    Optional<Path> blockFile = findBlockFile(id);
+    Optional<Path> blockFile = accelerationLayer ? Optional.empty() : findBlockFile(id);
     store.write(
         tx -> {
           DiskUsage usage = measured;
@@ -268,24 +343,44 @@ public final class OverlaySnapshotter implements Snapshotter {
             usage = DiskUsage.measure(layout.fs(current)); // removed and re-prepared meanwhile
           }
           Usage u = new Usage(usage.bytes(), usage.inodes());
-          if (current != id || blockFile.isEmpty()) {
+          if (current != id || (blockFile.isEmpty() && !accelerationLayer)) {
             return tx.commitActive(key, name, u, stored, parent);
           }
-          // An OverlayBD layer downloaded whole (a pull without labels) or sealed: from now on
-          // it is read through a block device, like a remote layer.
-          Map<String, String> withPath = new HashMap<>(stored);
-          withPath.put(Labels.LOCAL_COMMIT_PATH, blockFile.get().toString());
-          SnapshotRecord committed = tx.commitActive(key, name, u, withPath, parent);
+          // An OverlayBD layer downloaded whole (a pull without labels), sealed, or the trace of
+          // an acceleration layer: from now on it is read through a block device, like a remote
+          // layer.
+          Map<String, String> committedLabels = new HashMap<>(stored);
+          committedLabels.remove(Labels.WRITABLE);
+          blockFile.ifPresent(f -> committedLabels.put(Labels.LOCAL_COMMIT_PATH, f.toString()));
+          if (accelerationLayer) {
+            committedLabels.put(Labels.ACCELERATION_LAYER, "yes");
+          }
+          SnapshotRecord committed = tx.commitActive(key, name, u, committedLabels, parent);
           tx.setStorage(name, StorageType.LOCAL_BLOCK.code(), "");
           Optional<SnapshotRecord> parentRecord =
               committed.hasParent() ? tx.byId(committed.parentId()) : Optional.empty();
+          boolean hadBlockDir = Files.isDirectory(layout.block(id));
           try {
             BlockLayers.createBlockDirs(layout.dir(id));
           } catch (IOException e) {
             throw new UncheckedIOException("create block directory of " + name, e);
           }
-          tx.onRollback(() -> dirs.deleteQuietly(layout.block(id)));
-          BlockLayers.writeConfig(blocks.localConfig(parentRecord, id), layout.config(id));
+          if (!hadBlockDir) {
+            tx.onRollback(() -> dirs.deleteQuietly(layout.block(id)));
+          }
+          ImageConfig config = blocks.localConfig(parentRecord, id);
+          if (accelerationLayer) {
+            config =
+                new ImageConfig(
+                    config.repoBlobUrl(),
+                    config.lowers(),
+                    config.upper(),
+                    config.resultFile(),
+                    true,
+                    "",
+                    config.download());
+          }
+          BlockLayers.writeConfig(config, layout.config(id));
           return committed;
         });
   }
@@ -304,7 +399,11 @@ public final class OverlaySnapshotter implements Snapshotter {
     if (store.read(view -> view.hasChildren(record.id()))) {
       throw new FailedPreconditionException("cannot remove snapshot with child");
     }
-    blocks.releaseForRemoval(record);
+    if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
+      writable.release(record);
+    } else {
+      blocks.releaseForRemoval(record);
+    }
     Optional<Long> imageDevice =
         record.kind() == Kind.COMMITTED
             ? Optional.empty()
@@ -384,7 +483,10 @@ public final class OverlaySnapshotter implements Snapshotter {
     if (record.kind() != Kind.ACTIVE) {
       return record.usage();
     }
-    DiskUsage du = DiskUsage.measure(layout.fs(record.id()));
+    DiskUsage du =
+        WritableDevices.modeOf(record) != RwMode.OVERLAYFS
+            ? writable.usage(record)
+            : DiskUsage.measure(layout.fs(record.id()));
     return new Usage(du.bytes(), du.inodes());
   }
 

@@ -110,14 +110,7 @@ public final class OciImage {
     Path layout = Files.createDirectories(dir.resolve("push-layout"));
     writeLayout(layout, tag);
     String ref = registryHost + "/" + repo + ":" + tag;
-    Mounts.run(
-        List.of(
-            "skopeo",
-            "copy",
-            "--dest-tls-verify=false",
-            "oci:" + layout + ":" + tag,
-            "docker://" + ref),
-        null);
+    ObdImages.push(layout, tag, ref);
     return ref;
   }
 

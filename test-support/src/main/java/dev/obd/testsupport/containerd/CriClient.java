@@ -1,11 +1,11 @@
-package dev.obd.it.e2e.support;
+package dev.obd.testsupport.containerd;
 
-import dev.obd.it.cri.Image;
-import dev.obd.it.cri.ImageServiceGrpc;
-import dev.obd.it.cri.ImageSpec;
-import dev.obd.it.cri.ListImagesRequest;
-import dev.obd.it.cri.PullImageRequest;
-import dev.obd.it.cri.RemoveImageRequest;
+import dev.obd.testsupport.cri.Image;
+import dev.obd.testsupport.cri.ImageServiceGrpc;
+import dev.obd.testsupport.cri.ImageSpec;
+import dev.obd.testsupport.cri.ListImagesRequest;
+import dev.obd.testsupport.cri.PullImageRequest;
+import dev.obd.testsupport.cri.RemoveImageRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.ChannelOption;

@@ -1,12 +1,9 @@
-package dev.obd.it.e2e.support;
+package dev.obd.testsupport.oci;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
-import dev.obd.testsupport.oci.OciImage;
-import dev.obd.testsupport.oci.TarLayer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,14 +64,15 @@ public final class ObdImages {
         (ObjectNode) JSON.readTree(blob(blobs, manifestDesc.get("digest").asText()).toFile());
     ObjectNode config =
         (ObjectNode)
-            JSON.readTree(blob(blobs, manifest.with("config").get("digest").asText()).toFile());
+            JSON.readTree(
+                blob(blobs, manifest.withObject("config").get("digest").asText()).toFile());
 
     byte[] tar = layer.tar();
     byte[] gz = TarLayer.gzip(tar);
     String layerDigest = write(blobs, gz);
-    ((ArrayNode) config.with("rootfs").withArray("diff_ids")).add(TarLayer.sha256(tar));
+    config.withObject("rootfs").withArray("diff_ids").add(TarLayer.sha256(tar));
     byte[] configBytes = JSON.writeValueAsBytes(config);
-    ObjectNode configDesc = manifest.with("config");
+    ObjectNode configDesc = manifest.withObject("config");
     configDesc.put("digest", write(blobs, configBytes)).put("size", configBytes.length);
     ObjectNode layerDesc = JSON.createObjectNode();
     layerDesc.put("mediaType", "application/vnd.oci.image.layer.v1.tar+gzip");
@@ -82,7 +80,7 @@ public final class ObdImages {
     manifest.withArray("layers").add(layerDesc);
     byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
     manifestDesc.put("digest", write(blobs, manifestBytes)).put("size", manifestBytes.length);
-    manifestDesc.with("annotations").put("org.opencontainers.image.ref.name", tag);
+    manifestDesc.withObject("annotations").put("org.opencontainers.image.ref.name", tag);
     Files.write(layout.resolve("index.json"), JSON.writeValueAsBytes(index));
   }
 

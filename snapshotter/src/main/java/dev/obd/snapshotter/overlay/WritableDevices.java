@@ -1,0 +1,326 @@
+package dev.obd.snapshotter.overlay;
+
+import dev.obd.image.config.ImageConfig;
+import dev.obd.image.config.UpperConfig;
+import dev.obd.image.lsmt.LayerUuid;
+import dev.obd.image.lsmt.WritableLayer;
+import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import dev.obd.snapshotter.device.AttachException;
+import dev.obd.snapshotter.device.BlockMounter;
+import dev.obd.snapshotter.device.DeviceAttacher;
+import dev.obd.snapshotter.device.Mkfs;
+import dev.obd.snapshotter.errdefs.FailedPreconditionException;
+import dev.obd.snapshotter.errdefs.NotFoundException;
+import dev.obd.snapshotter.errdefs.UnavailableException;
+import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.overlaybd.Labels;
+import dev.obd.snapshotter.overlaybd.StorageType;
+import dev.obd.snapshotter.snapshots.Kind;
+import dev.obd.snapshotter.snapshots.Mount;
+import dev.obd.snapshotter.storage.MetaStore;
+import dev.obd.snapshotter.storage.SnapshotRecord;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Containers with their own writable OverlayBD device (rwMode {@code dir} or {@code dev}, or the
+ * {@code containerd.io/snapshot/overlaybd.writable} label): the image's layers stay the lowers and
+ * the container's writes go to an append-only writable layer in {@code block/writable_data} and
+ * {@code block/writable_index}. In {@code dir} mode the snapshotter mounts the device read-write at
+ * {@code block/mountpoint} and hands out a bind mount of it; in {@code dev} mode it hands out the
+ * device itself, for a caller that mounts it (a VM runtime, BuildKit). Commit seals the writable
+ * layer into {@code fs/overlaybd.sealed}, after which the snapshot is a local block layer that
+ * further images and containers stack on.
+ *
+ * <p>Such a snapshot is recorded as a local block layer while active, with the mode in its {@code
+ * overlaybd.writable} label (also when the mode came from the configuration), so that Mounts,
+ * Commit, Remove and reconciliation after a reboot know it without looking at files.
+ */
+final class WritableDevices {
+  private static final Logger LOG = Logger.getLogger(WritableDevices.class.getName());
+  static final Path DATA = Path.of("writable_data");
+  static final Path INDEX = Path.of("writable_index");
+  static final Path SEALED = Path.of("overlaybd.sealed");
+  static final int DEFAULT_VSIZE_GB = 64;
+  private static final Duration MKFS_DEADLINE = Duration.ofSeconds(120);
+
+  private final SnapshotLayout layout;
+  private final MetaStore store;
+  private final BlockLayers blocks;
+  private final DeviceAttacher attacher;
+  private final BlockMounter mounter;
+  private final RwMode defaultMode;
+  private final Map<Long, Object> locks = new ConcurrentHashMap<>();
+
+  WritableDevices(
+      SnapshotLayout layout,
+      MetaStore store,
+      BlockLayers blocks,
+      DeviceAttacher attacher,
+      BlockMounter mounter,
+      RwMode defaultMode) {
+    this.layout = layout;
+    this.store = store;
+    this.blocks = blocks;
+    this.attacher = attacher;
+    this.mounter = mounter;
+    this.defaultMode = defaultMode;
+  }
+
+  /**
+   * The mode of a new snapshot, as upstream decides it: only a container's rootfs (an active
+   * snapshot that is no layer being unpacked) on an OverlayBD image, or on nothing, can be
+   * writable; its label wins over the configured {@code rwMode}. Views are always read-only
+   * (upstream would give a view its own writable device, which nobody can write).
+   */
+  RwMode modeOf(Kind kind, Optional<SnapshotRecord> parent, Map<String, String> labels) {
+    if (kind != Kind.ACTIVE
+        || labels.containsKey(Labels.SNAPSHOT_REF)
+        || "image".equals(labels.get(Labels.SNAPSHOT_TYPE))
+        || (parent.isPresent() && !BlockLayers.storage(parent.get()).isBlock())) {
+      return RwMode.OVERLAYFS;
+    }
+    String label = labels.get(Labels.WRITABLE);
+    return label == null ? defaultMode : parse(label);
+  }
+
+  /** The writable mode recorded for {@code r}, overlayfs for every other snapshot. */
+  static RwMode modeOf(SnapshotRecord r) {
+    if (r.kind() != Kind.ACTIVE || BlockLayers.storage(r) != StorageType.LOCAL_BLOCK) {
+      return RwMode.OVERLAYFS;
+    }
+    return parse(r.labels().getOrDefault(Labels.WRITABLE, ""));
+  }
+
+  private static RwMode parse(String label) {
+    return switch (label) {
+      case "dir" -> RwMode.DIR;
+      case "dev" -> RwMode.DEV;
+      default -> RwMode.OVERLAYFS;
+    };
+  }
+
+  /**
+   * The labels stored for a new snapshot of {@code mode}: the writable label states the mode of a
+   * writable one, and is dropped from any other (upstream's fix for its issue #123).
+   */
+  static Map<String, String> labelsFor(RwMode mode, Map<String, String> labels) {
+    Map<String, String> out = new java.util.HashMap<>(labels);
+    if (mode == RwMode.OVERLAYFS) {
+      out.remove(Labels.WRITABLE);
+    } else {
+      out.put(Labels.WRITABLE, mode.json());
+    }
+    return out;
+  }
+
+  /**
+   * Creates, in the directory {@code temp} that becomes snapshot {@code r}'s, the block directory,
+   * an empty writable layer and the device's config.v1.json: the parent image's lowers under this
+   * upper. Without a parent, a fresh disk of the {@code vsize} label's size (default 64 GB).
+   */
+  void createFiles(Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent) {
+    try {
+      BlockLayers.createBlockDirs(temp);
+      long id = r.id();
+      int vsizeGb = parent.isPresent() ? 0 : vsizeGb(r.labels());
+      Path block = temp.resolve("block");
+      WritableLayer.create(
+              block.resolve(DATA),
+              block.resolve(INDEX),
+              vsizeGb * (1L << 30),
+              LayerUuid.random(),
+              LayerUuid.NIL)
+          .close();
+      ImageConfig base =
+          parent.isPresent()
+              ? blocks.readConfig(parent.get().id())
+              : ImageConfig.of("", List.of(), layout.resultFile(id).toString());
+      ImageConfig config =
+          new ImageConfig(
+              base.repoBlobUrl(),
+              base.lowers(),
+              UpperConfig.writable(
+                  layout.block(id).resolve(INDEX).toString(),
+                  layout.block(id).resolve(DATA).toString(),
+                  vsizeGb),
+              layout.resultFile(id).toString(),
+              base.accelerationLayer(),
+              base.recordTracePath(),
+              base.download());
+      BlockLayers.writeConfig(config, block.resolve("config.v1.json"));
+    } catch (IOException e) {
+      throw new UncheckedIOException("create the writable layer of " + r.key(), e);
+    }
+  }
+
+  private static int vsizeGb(Map<String, String> labels) {
+    try {
+      int gb = Integer.parseInt(labels.getOrDefault(Labels.VSIZE, ""));
+      return gb > 0 && gb <= 1 << 20 ? gb : DEFAULT_VSIZE_GB;
+    } catch (NumberFormatException e) {
+      return DEFAULT_VSIZE_GB; // as upstream: an unparseable size means the default
+    }
+  }
+
+  /**
+   * The mounts of writable snapshot {@code r}: attaches its device (and formats it when it was just
+   * created without a parent), mounts it in {@code dir} mode. Also after a reboot, when the device
+   * is gone: it is attached and mounted again.
+   *
+   * @throws UnavailableException when the device cannot be attached, formatted or mounted
+   */
+  List<Mount> mounts(SnapshotRecord r, boolean fresh) {
+    RwMode mode = modeOf(r);
+    long id = r.id();
+    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
+      Path mountpoint = layout.mountpoint(id);
+      if (mode == RwMode.DIR && mounter.isMounted(mountpoint)) {
+        return List.of(Mount.bind(mountpoint.toString(), false));
+      }
+      try {
+        String device = currentDevice(r);
+        BlockLayers.FsSpec fs = blocks.fsSpec(fsLabels(r));
+        if (device == null) {
+          device = attacher.attach(id, layout.config(id), BlockLayers.ATTACH_DEADLINE);
+          Files.writeString(layout.backstoreMark(id), device);
+          String attached = device;
+          store.write(tx -> tx.setStorage(r.key(), r.storageType(), attached));
+          if (fresh && !r.hasParent()) {
+            Mkfs.format(device, fs.type(), fs.mkfsOptions(), MKFS_DEADLINE);
+          }
+        }
+        String type = mounter.detectFsType(device, fs.type());
+        if (mode == RwMode.DEV) {
+          List<String> options = new ArrayList<>(List.of("rw"));
+          if (!fs.mountOptions().isEmpty()) {
+            options.addAll(List.of(fs.mountOptions().split(",")));
+          }
+          return List.of(new Mount(type, device, options));
+        }
+        mounter.mount(device, mountpoint, type, fs.mountOptions(), false);
+        return List.of(Mount.bind(mountpoint.toString(), false));
+      } catch (AttachException | IOException e) {
+        throw new UnavailableException(
+            "attach the writable device of snapshot "
+                + id
+                + " ("
+                + r.key()
+                + "): "
+                + e.getMessage(),
+            e);
+      }
+    }
+  }
+
+  /** The device recorded for {@code r} if it is still attached, else null. */
+  private String currentDevice(SnapshotRecord r) throws AttachException {
+    String device = store.read(view -> view.byId(r.id()).map(SnapshotRecord::device).orElse(""));
+    if (device.isEmpty()) {
+      return null;
+    }
+    String attached = attacher.attached(BlockLayers.DETACH_DEADLINE).get(r.id());
+    return device.equals(attached) ? device : null;
+  }
+
+  /** The labels that say the device's filesystem: the image's top layer's, or its own. */
+  private Map<String, String> fsLabels(SnapshotRecord r) {
+    return store.read(
+        view -> BlockLayers.blockTop(view, r).map(SnapshotRecord::labels).orElse(r.labels()));
+  }
+
+  /**
+   * Commit of writable snapshot {@code r}, first half: unmounts and detaches its device, then seals
+   * the writable layer and moves it to {@code fs/overlaybd.sealed}, as upstream's {@code
+   * overlaybd-commit --seal} and rename do. Safe to repeat after a crash in between.
+   *
+   * @throws FailedPreconditionException while its filesystem is still mounted by someone
+   */
+  void seal(SnapshotRecord r) {
+    long id = r.id();
+    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
+      release(r);
+      Path data = layout.block(id).resolve(DATA);
+      Path index = layout.block(id).resolve(INDEX);
+      Path sealed = layout.fs(id).resolve(SEALED);
+      try {
+        if (Files.exists(data)) {
+          WritableLayer.open(data, index).seal();
+          Files.move(data, sealed, StandardCopyOption.ATOMIC_MOVE);
+        } else if (!Files.exists(sealed)) {
+          throw new NotFoundException(
+              "the writable layer of " + r.key() + " is gone: neither " + data + " nor " + sealed);
+        }
+        Files.deleteIfExists(index);
+      } catch (IOException e) {
+        throw new UncheckedIOException("seal the writable layer of " + r.key(), e);
+      }
+    }
+  }
+
+  /**
+   * Unmounts and detaches the device of writable snapshot {@code r}.
+   *
+   * @throws FailedPreconditionException while its filesystem is still in use
+   */
+  void release(SnapshotRecord r) {
+    long id = r.id();
+    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
+      try {
+        mounter.unmount(layout.mountpoint(id));
+      } catch (AttachException e) {
+        throw new FailedPreconditionException(
+            "snapshot " + r.key() + " still has its mountpoint in use: " + e.getMessage(), e);
+      }
+      try {
+        attacher.detach(id, layout.config(id), BlockLayers.DETACH_DEADLINE);
+      } catch (AttachException e) {
+        throw new UnavailableException(
+            "detach the writable device of " + r.key() + ": " + e.getMessage(), e);
+      }
+      store.write(tx -> tx.get(r.key()).map(cur -> tx.setStorage(r.key(), cur.storageType(), "")));
+    }
+  }
+
+  /** Disk usage of an active writable snapshot: its {@code fs} and its writable layer. */
+  DiskUsage usage(SnapshotRecord r) {
+    DiskUsage fs = DiskUsage.measure(layout.fs(r.id()));
+    long bytes = fs.bytes();
+    long inodes = fs.inodes();
+    for (Path p : List.of(DATA, INDEX)) {
+      DiskUsage u = DiskUsage.measure(layout.block(r.id()).resolve(p));
+      bytes += u.bytes();
+      inodes += u.inodes();
+    }
+    return new DiskUsage(bytes, inodes);
+  }
+
+  /** After a restart or reboot: attaches (and in dir mode mounts) every writable device again. */
+  void reconcile() {
+    List<SnapshotRecord> writable =
+        store.read(view -> view.all().stream().filter(r -> modeOf(r) != RwMode.OVERLAYFS).toList());
+    int done = 0;
+    for (SnapshotRecord r : writable) {
+      try {
+        mounts(r, false);
+        done++;
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "could not attach the writable device of " + r.key() + " again", e);
+      }
+    }
+    if (done > 0) {
+      LOG.info("reconciled " + done + " writable OverlayBD device(s)");
+    }
+  }
+}
