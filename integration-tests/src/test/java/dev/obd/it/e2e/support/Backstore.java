@@ -60,14 +60,6 @@ public final class Backstore {
         System.err.println("backstore cleanup: " + e.getMessage());
       }
       p.terminate(Duration.ofSeconds(30));
-      try {
-        Files.copy(
-            p.log(),
-            Path.of("/tmp/bs-debug.log"),
-            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      } catch (IOException e) {
-        // debugging aid
-      }
     }
   }
 }
