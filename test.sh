@@ -22,6 +22,8 @@ packages=(
   # real parts the tests drive
   containerd runc docker-registry skopeo busybox-static curl
   e2fsprogs util-linux fuse3 libnbd-bin qemu-utils
+  # registry authentication in the data plane's tests (htpasswd, TLS certificates)
+  apache2-utils openssl
   # containerd's own snapshotter conformance suite (Go sources from Debian)
   golang-go golang-github-containerd-containerd-dev
   # systemd-analyze verify of the unit files
