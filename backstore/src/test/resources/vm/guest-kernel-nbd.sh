@@ -23,6 +23,7 @@ start() {
   for i in $(seq 1200); do api http://x/v1/info > /dev/null && return 0; sleep 0.5; done
   return 1
 }
+[ -b /dev/nbd0 ] && log "nbd0 present" || log "nbd0 missing"
 log "start"
 start 1 && log "daemon1-up"
 api -X POST -d "{\"config\":\"$D/img/config.v1.json\"}" http://x/v1/devices > $OUT/add.json
