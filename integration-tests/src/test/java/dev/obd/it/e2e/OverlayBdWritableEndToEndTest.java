@@ -4,6 +4,8 @@ import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.it.e2e.support.E2eEnvironment;
@@ -45,6 +47,7 @@ class OverlayBdWritableEndToEndTest {
   private static final String WRITABLE = "containerd.io/snapshot/overlaybd.writable";
   private E2eEnvironment env;
   private String ref;
+  private Path trace;
 
   @BeforeAll
   void start() throws Exception {
@@ -264,7 +267,7 @@ class OverlayBdWritableEndToEndTest {
   @Test
   @Order(5)
   void containerLabelsRecordAnIoTraceOfTheImage() throws Exception {
-    Path trace = Files.createFile(env.workDir("trace").resolve("trace"));
+    trace = Files.createFile(env.workDir("trace").resolve("trace"));
     String out =
         ctr(
             "run",
@@ -288,14 +291,7 @@ class OverlayBdWritableEndToEndTest {
     }
     assertThat(Files.size(trace)).as("the reads were recorded").isGreaterThan(0);
 
-    List<Info> all = snapshots().list();
-    String top =
-        all.stream()
-            .filter(i -> i.getLabelsMap().containsKey("containerd.io/snapshot/remote"))
-            .map(Info::getName)
-            .filter(n -> all.stream().noneMatch(i -> i.getParent().equals(n)))
-            .findFirst()
-            .orElseThrow();
+    String top = imageTop();
     assertThatThrownBy(
             () ->
                 snapshots()
@@ -311,5 +307,68 @@ class OverlayBdWritableEndToEndTest {
               assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
               assertThat(e.getStatus().getDescription()).contains("record-trace-path");
             });
+  }
+
+  @Test
+  @Order(6)
+  void anAccelerationLayerOnTopOfTheImageBecomesItsTraceLayer() throws Exception {
+    List<Mount> extract =
+        snapshots()
+            .prepare(
+                "accel-extract",
+                imageTop(),
+                Map.of(
+                    "containerd.io/snapshot.ref", "accel-chain",
+                    "containerd.io/snapshot/overlaybd/acceleration-layer", "yes"));
+    assertThat(extract)
+        .as("only the trace is unpacked, into an empty directory: no device for that")
+        .singleElement()
+        .satisfies(m -> assertThat(m.getType()).isEqualTo("bind"));
+    Path root = Files.createDirectories(env.workDir("accel").resolve("root"));
+    try (ContainerdMounts m = new ContainerdMounts()) {
+      m.mountAll(extract, root);
+      Files.copy(trace, root.resolve("trace"));
+    }
+    snapshots().commit("accel-layer", "accel-extract");
+    assertThat(snapshots().stat("accel-layer").getLabelsMap())
+        .containsEntry("containerd.io/snapshot/overlaybd/acceleration-layer", "yes");
+    JsonNode config = configContaining("\"accelerationLayer\":true");
+    assertThat(config.get("lowers")).as("the image's two layers, then the trace layer").hasSize(3);
+    assertThat(config.get("lowers").get(2).get("dir").asText()).endsWith("/fs");
+
+    List<Mount> on = snapshots().prepare("on-accel", "accel-layer");
+    Path root2 = Files.createDirectories(env.workDir("on-accel").resolve("root"));
+    try (ContainerdMounts m = new ContainerdMounts()) {
+      m.mountAll(on, root2);
+      assertThat(Files.readString(root2.resolve("data/id")))
+          .as("the trace layer is not stacked: the image reads as before")
+          .isEqualTo("image content\n");
+      assertThat(root2.resolve("trace")).doesNotExist();
+    }
+    snapshots().remove("on-accel");
+    snapshots().remove("accel-layer");
+  }
+
+  /** The image's top layer: the remote snapshot no other snapshot has as parent. */
+  private String imageTop() {
+    List<Info> all = snapshots().list();
+    return all.stream()
+        .filter(i -> i.getLabelsMap().containsKey("containerd.io/snapshot/remote"))
+        .map(Info::getName)
+        .filter(n -> all.stream().noneMatch(i -> i.getParent().equals(n)))
+        .findFirst()
+        .orElseThrow();
+  }
+
+  private JsonNode configContaining(String text) throws Exception {
+    try (var dirs = Files.list(env.daemon().root().resolve("snapshots"))) {
+      for (Path d : dirs.toList()) {
+        Path config = d.resolve("block/config.v1.json");
+        if (Files.exists(config) && Files.readString(config).contains(text)) {
+          return new ObjectMapper().readTree(config.toFile());
+        }
+      }
+    }
+    throw new AssertionError("no config.v1.json contains " + text);
   }
 }
