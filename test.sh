@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, the daemon over its real socket with real mounts,
-# containerd's own snapshotter suite, crash consistency, and end to end with real containerd,
-# runc and a registry. Installs the Debian packages the tests need first (apt-get, as root).
+# containerd's own snapshotter suite, crash consistency, end to end with real containerd, runc and
+# a registry, and the VM tier (Debian's kernel under qemu, for the kernel paths this host's kernel
+# lacks: NBD, TCMU). Installs the Debian packages the tests need first (apt-get, as root).
 #
+#   OBD_TEST_VM=0 ./test.sh   leaves the VM tier (about 4 minutes) out
 #   ./test.sh              tests that need root or a missing tool skip with a message
 #   ./test.sh --no-skip    such a skip fails instead (CI)
 #   ./test.sh --no-skip -Dtest=BadInputTest -Dsurefire.failIfNoSpecifiedTests=false
@@ -29,6 +31,12 @@ packages=(
   # systemd-analyze verify of the unit files
   systemd
 )
+vm=${OBD_TEST_VM:-1}
+if [ "$vm" != 0 ]; then
+  # the VM tier: a Debian kernel with nbd, target_core_user and tcm_loop booted under qemu, and
+  # tcmu-runner standing in for overlaybd-tcmu as the TCMU handler
+  packages+=(qemu-system-x86 linux-image-amd64 cpio kmod tcmu-runner)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
@@ -41,4 +49,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-exec mvn -B -ntp verify -Dobd.test.noSkip="$no_skip" "$@"
+groups=()
+[ "$vm" = 0 ] || groups=(-Dobd.test.excludedGroups=none)
+exec mvn -B -ntp verify -Dobd.test.noSkip="$no_skip" "${groups[@]}" "$@"
