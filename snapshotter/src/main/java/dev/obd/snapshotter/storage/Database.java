@@ -35,6 +35,7 @@ final class Database implements AutoCloseable {
 
   Database(Path file) {
     this.file = file;
+    SqliteNative.placeBelow(file.toAbsolutePath().getParent());
     try {
       conn = DriverManager.getConnection("jdbc:sqlite:" + file);
       try (Statement s = conn.createStatement()) {
