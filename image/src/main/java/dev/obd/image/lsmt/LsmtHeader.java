@@ -125,7 +125,8 @@ public record LsmtHeader(
     return new LsmtHeader(flags, 0, 0, virtualSize, uuid, parent, 1, 1, userTag);
   }
 
-  static boolean hasMagic(byte[] block) {
+  /** Whether a block starts with the two LSMT magics (a committed, sealed or writable file). */
+  public static boolean hasMagic(byte[] block) {
     return block.length >= 24
         && Arrays.equals(block, 0, 8, MAGIC0, 0, 8)
         && Arrays.equals(block, 8, 24, MAGIC1, 0, 16);

@@ -85,7 +85,7 @@ public record ZFileHeader(
   }
 
   /** Whether a 512-byte block starts with the two ZFile magics. */
-  static boolean hasMagic(byte[] block) {
+  public static boolean hasMagic(byte[] block) {
     return block.length >= 24
         && Arrays.equals(block, 0, 8, MAGIC0, 0, 8)
         && Arrays.equals(block, 8, 24, MAGIC1, 0, 16);

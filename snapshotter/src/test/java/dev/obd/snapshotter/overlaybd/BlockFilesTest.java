@@ -2,6 +2,8 @@ package dev.obd.snapshotter.overlaybd;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.obd.image.lsmt.LayerUuid;
+import dev.obd.image.lsmt.WritableLayer;
 import dev.obd.testsupport.Requirements;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,35 +33,11 @@ class BlockFilesTest {
 
   @Test
   void anLsmtSealedFileIsRecognisedAndOrdinaryFilesAreNot() throws IOException {
-    byte[] lsmt = new byte[4096];
-    byte[] magic = {
-      'L',
-      'S',
-      'M',
-      'T',
-      0,
-      1,
-      2,
-      0,
-      0x65,
-      0x7E,
-      0x63,
-      (byte) 0xD2,
-      (byte) 0x94,
-      0x44,
-      0x08,
-      0x4C,
-      (byte) 0xA2,
-      (byte) 0xD2,
-      (byte) 0xC8,
-      (byte) 0xEC,
-      0x4F,
-      (byte) 0xCF,
-      (byte) 0xAE,
-      (byte) 0x8A
-    };
-    System.arraycopy(magic, 0, lsmt, 0, magic.length);
-    Files.write(fs.resolve("overlaybd.sealed"), lsmt);
+    // a sealed writable layer, as Commit of a writable container leaves it
+    Path data = fs.resolve("overlaybd.sealed");
+    WritableLayer.create(data, fs.resolve("index"), 1 << 20, LayerUuid.random(), LayerUuid.NIL)
+        .seal();
+    Files.delete(fs.resolve("index"));
     Files.writeString(fs.resolve("overlaybd.commit"), "an ordinary file with that name");
     assertThat(BlockFiles.find(fs)).contains(fs.resolve("overlaybd.sealed"));
     Files.delete(fs.resolve("overlaybd.sealed"));
