@@ -4,6 +4,7 @@ import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.it.e2e.support.E2eEnvironment;
+import dev.obd.it.e2e.support.WritingContainer;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TarLayer;
@@ -53,22 +54,13 @@ class DaemonRestartEndToEndTest {
 
   @Test
   void aRunningContainerKeepsWritingAcrossARestartAndAKillOfTheDaemon() throws Exception {
-    String id = "writer";
-    ctr(
-        "run",
-        "-d",
-        "--snapshotter",
-        SNAPSHOTTER,
-        smallRef,
-        id,
-        "/bin/sh",
-        "-c",
-        "i=0; while true; do echo $i >> /tmp/log; i=$((i+1)); sleep 0.05; done");
-    try {
-      awaitGrowth(id);
+    try (WritingContainer writer =
+        WritingContainer.start(env.containerd, "default", SNAPSHOTTER, smallRef, "writer")) {
+      String id = writer.id();
+      writer.awaitGrowth();
       env.restartDaemon();
       assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
-      awaitGrowth(id);
+      writer.awaitGrowth();
       assertThat(
               ctr(
                   "run",
@@ -83,7 +75,7 @@ class DaemonRestartEndToEndTest {
 
       env.killAndRestartDaemon();
       assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
-      awaitGrowth(id);
+      writer.awaitGrowth();
       assertThat(
               ctr(
                   "run",
@@ -95,45 +87,7 @@ class DaemonRestartEndToEndTest {
                   "/bin/cat",
                   "/data/id"))
           .isEqualTo("still here\n");
-    } finally {
-      env.containerd.ctrResult("default", "tasks", "kill", "-s", "SIGKILL", id);
-      for (int i = 0;
-          i < 50 && env.containerd.ctrResult("default", "tasks", "delete", id).exit() != 0;
-          i++) {
-        Thread.sleep(100);
-      }
-      env.containerd.ctrResult("default", "containers", "delete", id);
     }
-  }
-
-  /** Waits (at most 30 s) until the container's log has grown by at least 5 lines. */
-  private void awaitGrowth(String container) throws InterruptedException {
-    int before = count(container);
-    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (count(container) < before + 5) {
-      assertThat(System.nanoTime()).as("the container keeps writing").isLessThan(end);
-      Thread.sleep(100);
-    }
-  }
-
-  private int count(String container) {
-    String out =
-        env.containerd
-            .ctrResult(
-                "default",
-                "tasks",
-                "exec",
-                "--exec-id",
-                "n" + System.nanoTime(),
-                container,
-                "/bin/sh",
-                "-c",
-                "cat /tmp/log 2>/dev/null | wc -l")
-            .output()
-            .strip();
-    return out.isEmpty()
-        ? 0
-        : Integer.parseInt(out.lines().reduce((a, b) -> b).orElse("0").strip());
   }
 
   @Test

@@ -7,6 +7,7 @@ import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.it.e2e.support.ExpectedTree;
+import dev.obd.it.e2e.support.WritingContainer;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
@@ -129,22 +130,12 @@ class OverlayBdLifecycleEndToEndTest {
   @Test
   @Order(3)
   void aRunningContainerKeepsWritingAcrossASnapshotterRestart() throws Exception {
-    String id = "writer";
-    ctr(
-        "run",
-        "-d",
-        "--snapshotter",
-        SNAPSHOTTER,
-        treeRef,
-        id,
-        "/bin/sh",
-        "-c",
-        "i=0; while true; do echo $i >> /tmp/log; i=$((i+1)); sleep 0.05; done");
-    try {
-      awaitGrowth(id);
+    try (WritingContainer writer =
+        WritingContainer.start(env.containerd, NS, SNAPSHOTTER, treeRef, "writer")) {
+      writer.awaitGrowth();
       env.restartDaemon();
-      assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
-      awaitGrowth(id);
+      assertThat(ctr("tasks", "ls")).containsPattern(writer.id() + "\\s+\\d+\\s+RUNNING");
+      writer.awaitGrowth();
       assertThat(
               ctr(
                   "run",
@@ -156,8 +147,6 @@ class OverlayBdLifecycleEndToEndTest {
                   "/bin/cat",
                   "/data/keep"))
           .isEqualTo("kept, then changed\n");
-    } finally {
-      killContainer(id);
     }
   }
 
@@ -202,44 +191,5 @@ class OverlayBdLifecycleEndToEndTest {
     try (Stream<Path> dirs = Files.list(env.daemon().root().resolve("snapshots"))) {
       assertThat(dirs.toList()).isEmpty();
     }
-  }
-
-  private void awaitGrowth(String container) throws InterruptedException {
-    int before = count(container);
-    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (count(container) < before + 5) {
-      assertThat(System.nanoTime()).as("the container keeps writing").isLessThan(end);
-      Thread.sleep(100);
-    }
-  }
-
-  private int count(String container) {
-    String out =
-        env.containerd
-            .ctrResult(
-                NS,
-                "tasks",
-                "exec",
-                "--exec-id",
-                "n" + System.nanoTime(),
-                container,
-                "/bin/sh",
-                "-c",
-                "cat /tmp/log 2>/dev/null | wc -l")
-            .output()
-            .strip();
-    return out.isEmpty()
-        ? 0
-        : Integer.parseInt(out.lines().reduce((a, b) -> b).orElse("0").strip());
-  }
-
-  private void killContainer(String id) throws InterruptedException {
-    env.containerd.ctrResult(NS, "tasks", "kill", "-s", "SIGKILL", id);
-    for (int i = 0;
-        i < 50 && env.containerd.ctrResult(NS, "tasks", "delete", id).exit() != 0;
-        i++) {
-      Thread.sleep(100);
-    }
-    env.containerd.ctrResult(NS, "containers", "delete", id);
   }
 }
