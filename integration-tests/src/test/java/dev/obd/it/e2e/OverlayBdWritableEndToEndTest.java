@@ -91,7 +91,14 @@ class OverlayBdWritableEndToEndTest {
     while (!devices().isEmpty() && System.nanoTime() < end) {
       Thread.sleep(100);
     }
-    assertThat(devices()).as(why).isEmpty();
+    assertThat(devices())
+        .as(
+            why
+                + "\ncontainerd log:\n"
+                + env.containerd.logTail(20)
+                + "\nobd-snapshotter log:\n"
+                + env.daemon().logTail(30))
+        .isEmpty();
   }
 
   /** Our snapshot behind containerd's key {@code key} in the k8s.io namespace. */

@@ -38,7 +38,11 @@ public final class Containerd implements AutoCloseable {
 
   /**
    * The configuration the tests use: CRI enabled with obd-snapshotter and snapshot annotations,
-   * plain-http access to the local registry.
+   * plain-http access to the local registry, and garbage collection right after every deletion. (By
+   * default containerd collects after a deletion only once a pause proportional to the last
+   * collection's duration has passed, which can be tens of seconds after a slow one; a test that
+   * removes a snapshot with {@code ctr snapshots rm} and waits for the snapshotter to see it would
+   * depend on that timing.)
    */
   public static String config(Path dir, Path snapshotterSocket) {
     return """
@@ -64,6 +68,8 @@ public final class Containerd implements AutoCloseable {
             disable_snapshot_annotations = false
           [plugins."io.containerd.grpc.v1.cri".registry]
             config_path = "%1$s/certs.d"
+          [plugins."io.containerd.gc.v1.scheduler"]
+            deletion_threshold = 1
         """
         .formatted(dir, SNAPSHOTTER, snapshotterSocket);
   }
