@@ -25,6 +25,8 @@ final class DaemonProcess {
             "obd-backstore",
             List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                // lz4-java unpacks its native library there; a kill -9 must not leave it in /tmp
+                "-Djava.io.tmpdir=" + Files.createDirectories(daemonDir.resolve("tmp")),
                 "-cp",
                 cp,
                 "dev.obd.backstore.cli.BackstoreMain",

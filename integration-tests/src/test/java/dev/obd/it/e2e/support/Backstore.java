@@ -36,6 +36,8 @@ public final class Backstore {
                 + " \"logLevel\": \"debug\"}")
             .formatted(dir));
     List<String> cmd = new ArrayList<>(SnapshotterDaemon.javaCommand());
+    // lz4-java unpacks its native library into java.io.tmpdir; a kill -9 would leave it in /tmp
+    cmd.add(1, "-Djava.io.tmpdir=" + Files.createDirectories(dir.resolve("tmp")));
     cmd.addAll(List.of("dev.obd.backstore.cli.BackstoreMain", "--config", config.toString()));
     ChildProcess p =
         ChildProcess.start("obd-backstore", cmd, dir.resolve("backstore.log"), Map.of());
