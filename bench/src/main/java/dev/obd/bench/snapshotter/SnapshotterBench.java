@@ -19,6 +19,8 @@ import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -33,15 +35,76 @@ import java.util.concurrent.TimeUnit;
  * containerd's own gRPC adapter (the Go baseline, see src/main/go/overlay-baseline), both as
  * separate processes, driven through their unix sockets by the same client in the same run.
  *
+ * <p>Fair by construction: both daemons run side by side, the client JVM and both daemons are
+ * warmed up before anything is recorded, and every measurement is taken in rounds that alternate
+ * between the two daemons, the order flipping each round, so that neither JIT warm-up of the client
+ * nor drift of the machine's load favours whichever side happens to go second.
+ *
  * <p>Usage: {@code bench/run dev.obd.bench.snapshotter.SnapshotterBench OBD_LAUNCHER GO_BASELINE
- * [SECONDS]}. Prints a Markdown table for BENCHMARKS.md.
+ * [SECONDS_PER_ROUND]}. Prints a Markdown table for BENCHMARKS.md.
  */
 public final class SnapshotterBench {
+  private static final int ROUNDS = 4;
+  private static final String CHAIN = "32-layer chain build (median of " + 2 * ROUNDS + ")";
+
   private final int seconds;
-  private final Map<String, Map<String, String>> results = new LinkedHashMap<>();
 
   private SnapshotterBench(int seconds) {
     this.seconds = seconds;
+  }
+
+  /** One daemon under measurement, its client channel and what has been measured for it. */
+  private static final class Side implements AutoCloseable {
+    final String name;
+    final List<String> command;
+    final Map<String, String> results = new LinkedHashMap<>();
+    final Map<String, Stats> stats = new HashMap<>();
+    final Map<String, Long> elapsed = new HashMap<>();
+    Target target;
+    String chainTop;
+    EventLoopGroup group;
+    ManagedChannel channel;
+    SnapshotsBlockingStub stub;
+
+    Side(String name, List<String> command) {
+      this.name = name;
+      this.command = command;
+    }
+
+    void connect(Path dir) throws Exception {
+      target = new Target(name, command, dir);
+      target.start();
+      group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+      channel =
+          NettyChannelBuilder.forAddress(new DomainSocketAddress(target.socket.toString()))
+              .eventLoopGroup(group)
+              .channelType(EpollDomainSocketChannel.class)
+              .withOption(ChannelOption.SO_KEEPALIVE, null)
+              .usePlaintext()
+              .build();
+      stub = SnapshotsGrpc.newBlockingStub(channel);
+    }
+
+    Stats stats(String measure) {
+      return stats.computeIfAbsent(measure, k -> new Stats());
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      if (channel != null) {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      }
+      if (target != null) {
+        target.close();
+      }
+    }
+  }
+
+  /** Something measured on one side; it adds its samples to that side. */
+  @FunctionalInterface
+  private interface Measurement {
+    void run(Side side) throws Exception;
   }
 
   public static void main(String[] args) throws Exception {
@@ -49,80 +112,122 @@ public final class SnapshotterBench {
       System.err.println("usage: SnapshotterBench OBD_LAUNCHER GO_BASELINE_BINARY [SECONDS]");
       System.exit(2);
     }
-    int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+    int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 5;
     SnapshotterBench b = new SnapshotterBench(seconds);
     Path work = Files.createTempDirectory("obd-bench-");
-    try {
-      b.measure("obd-snapshotter", List.of(args[0]), work.resolve("obd"));
-      b.measure("Go overlayfs baseline", List.of(args[1]), work.resolve("go"));
-      b.print();
+    try (Side obd = new Side("obd-snapshotter", List.of(args[0]));
+        Side go = new Side("Go overlayfs baseline", List.of(args[1]))) {
+      List<Side> sides = List.of(obd, go);
+      for (Side s : sides) {
+        startup(s, work.resolve(s == obd ? "obd" : "go"));
+      }
+      b.measure(sides, work);
+      print(sides);
     } finally {
       new ProcessBuilder("rm", "-rf", work.toString()).inheritIO().start().waitFor();
     }
   }
 
-  private void measure(String name, List<String> command, Path dir) throws Exception {
+  /** Start-to-ready over five starts (after one that may build a class-data archive) and RSS. */
+  private static void startup(Side side, Path dir) throws Exception {
     Files.createDirectories(dir);
-    Map<String, String> r = new LinkedHashMap<>();
-    results.put(name, r);
     List<Long> starts = new ArrayList<>();
-    // The first start of obd-snapshotter makes its class-data-sharing archive: not counted.
     for (int i = 0; i < 6; i++) {
-      Target t = new Target(name, command, dir.resolve("start-" + i));
+      Target t = new Target(side.name, side.command, dir.resolve("start-" + i));
       t.start();
       if (i > 0) {
         starts.add(t.startToReadyNanos);
       }
       if (i == 5) {
         Thread.sleep(3000);
-        r.put("idle RSS after start", t.rssKiB() / 1024 + " MiB");
+        side.results.put("idle RSS after start", t.rssKiB() / 1024 + " MiB");
       }
       t.stop();
     }
     starts.sort(null);
-    r.put("start to ready (median of 5)", Stats.ms(starts.get(2) / 1e6));
+    side.results.put("start to ready (median of 5)", Stats.ms(starts.get(2) / 1e6));
+  }
 
-    try (Target t = new Target(name, command, dir.resolve("run"))) {
-      t.start();
-      EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-      ManagedChannel ch =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(t.socket.toString()))
-              .eventLoopGroup(group)
-              .channelType(EpollDomainSocketChannel.class)
-              .withOption(ChannelOption.SO_KEEPALIVE, null)
-              .usePlaintext()
-              .build();
-      try {
-        SnapshotsBlockingStub stub = SnapshotsGrpc.newBlockingStub(ch);
-        cycles(stub, 1, 2, "warmup");
-        Stats one = cycles(stub, 1, seconds, "1");
-        r.put("cycles/s, 1 client", rate(one));
-        r.put("cycle p50 / p99, 1 client", latency(one));
-        Stats eight = cycles(stub, 8, seconds, "8");
-        r.put("cycles/s, 8 clients", rate(eight));
-        r.put("cycle p50 / p99, 8 clients", latency(eight));
-        chain(stub, r);
-        list(stub, r);
-        Thread.sleep(3000);
-        r.put("idle RSS after the run", t.rssKiB() / 1024 + " MiB");
-      } finally {
-        ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+  private void measure(List<Side> sides, Path work) throws Exception {
+    for (Side s : sides) {
+      s.connect(work.resolve(s.name.startsWith("obd") ? "obd" : "go").resolve("run"));
+    }
+    // warm-up: the client's JIT and both daemons, nothing recorded
+    alternate(sides, 2, s -> cycles(s, 1, 2, "warm", false));
+    alternate(sides, 1, s -> cycles(s, 8, 2, "warm8", false));
+
+    alternate(sides, ROUNDS, s -> cycles(s, 1, seconds, "1", true));
+    alternate(sides, ROUNDS, s -> cycles(s, 8, seconds, "8", true));
+    for (Side s : sides) {
+      s.results.put("cycles/s, 1 client", rate(s, "1"));
+      s.results.put("cycle p50 / p99, 1 client", latency(s.stats("1")));
+      s.results.put("cycles/s, 8 clients", rate(s, "8"));
+      s.results.put("cycle p50 / p99, 8 clients", latency(s.stats("8")));
+    }
+
+    int[] chainRun = new int[1];
+    alternate(sides, 2 * ROUNDS, s -> chain(s, chainRun[0]++));
+    for (Side s : sides) {
+      s.stub.prepare(
+          PrepareSnapshotRequest.newBuilder().setKey("chain-top").setParent(s.chainTop).build());
+      s.results.put(CHAIN, Stats.ms(s.stats("chain").percentileMillis(50)));
+    }
+    alternate(sides, 1, s -> mounts(s, 500, false));
+    alternate(sides, ROUNDS, s -> mounts(s, 500, true));
+    for (Side s : sides) {
+      s.results.put("Mounts on a 32-layer chain, p50 / p99", latency(s.stats("mounts")));
+    }
+
+    for (Side s : sides) {
+      createListed(s);
+    }
+    String filter =
+        "labels.\"containerd.io/snapshot.ref\"=="
+            + String.format("sha256:%064d", 500)
+            + ",parent==\"list-base-c\"";
+    ListSnapshotsRequest all = ListSnapshotsRequest.getDefaultInstance();
+    ListSnapshotsRequest one = ListSnapshotsRequest.newBuilder().addFilters(filter).build();
+    alternate(sides, 1, s -> list(s, all, 1001, 50, null));
+    alternate(sides, ROUNDS, s -> list(s, all, 1001, 75, "list"));
+    alternate(sides, 1, s -> list(s, one, 1, 500, null));
+    alternate(sides, ROUNDS, s -> list(s, one, 1, 400, "filtered"));
+    for (Side s : sides) {
+      s.results.put("List of 1,000, p50", Stats.ms(s.stats("list").percentileMillis(50)));
+      s.results.put(
+          "filtered List of 1,000, p50", Stats.ms(s.stats("filtered").percentileMillis(50)));
+    }
+
+    Thread.sleep(3000);
+    for (Side s : sides) {
+      s.results.put("idle RSS after the run", s.target.rssKiB() / 1024 + " MiB");
+    }
+  }
+
+  /**
+   * Runs {@code m} {@code rounds} times on every side, the order of the sides flipping each round.
+   */
+  private static void alternate(List<Side> sides, int rounds, Measurement m) throws Exception {
+    for (int r = 0; r < rounds; r++) {
+      List<Side> order = new ArrayList<>(sides);
+      if (r % 2 == 1) {
+        Collections.reverse(order);
+      }
+      for (Side s : order) {
+        m.run(s);
       }
     }
   }
 
-  private long elapsedNanos;
-
   /** Prepare → Commit → Stat → Remove cycles from {@code clients} threads for some seconds. */
-  private Stats cycles(SnapshotsBlockingStub stub, int clients, int secs, String tag)
+  private static void cycles(Side side, int clients, int secs, String measure, boolean record)
       throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(clients);
     List<Future<Stats>> futures = new ArrayList<>();
     long t0 = System.nanoTime();
     long end = t0 + TimeUnit.SECONDS.toNanos(secs);
+    String round = measure + "-" + t0 + "-";
     for (int c = 0; c < clients; c++) {
-      String prefix = "cycle-" + tag + "-" + c + "-";
+      String prefix = "cycle-" + round + c + "-";
       futures.add(
           pool.submit(
               () -> {
@@ -131,10 +236,11 @@ public final class SnapshotterBench {
                   long a = System.nanoTime();
                   String key = prefix + i;
                   String name = key + "-c";
-                  stub.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).build());
-                  stub.commit(CommitSnapshotRequest.newBuilder().setName(name).setKey(key).build());
-                  stub.stat(StatSnapshotRequest.newBuilder().setKey(name).build());
-                  stub.remove(RemoveSnapshotRequest.newBuilder().setKey(name).build());
+                  side.stub.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).build());
+                  side.stub.commit(
+                      CommitSnapshotRequest.newBuilder().setName(name).setKey(key).build());
+                  side.stub.stat(StatSnapshotRequest.newBuilder().setKey(name).build());
+                  side.stub.remove(RemoveSnapshotRequest.newBuilder().setKey(name).build());
                   s.add(System.nanoTime() - a);
                 }
                 return s;
@@ -144,109 +250,111 @@ public final class SnapshotterBench {
     for (Future<Stats> f : futures) {
       all.addAll(f.get());
     }
-    elapsedNanos = System.nanoTime() - t0;
+    long took = System.nanoTime() - t0;
     pool.shutdown();
-    return all;
+    if (record) {
+      side.stats(measure).addAll(all);
+      side.elapsed.merge(measure, took, Long::sum);
+    }
   }
 
-  private String rate(Stats s) {
-    return String.format(Locale.ROOT, "%.0f", s.count() / (elapsedNanos / 1e9));
+  private static String rate(Side side, String measure) {
+    return String.format(
+        Locale.ROOT, "%.0f", side.stats(measure).count() / (side.elapsed.get(measure) / 1e9));
   }
 
   private static String latency(Stats s) {
     return Stats.ms(s.percentileMillis(50)) + " / " + Stats.ms(s.percentileMillis(99));
   }
 
-  /** Builds 32-layer chains (Prepare + Commit each) and measures Mounts on top of one. */
-  private static void chain(SnapshotsBlockingStub stub, Map<String, String> r) {
-    Stats builds = new Stats();
-    String top = "";
-    for (int run = 0; run < 7; run++) {
-      long a = System.nanoTime();
-      String parent = "";
-      for (int i = 0; i < 32; i++) {
-        String key = "chain-" + run + "-" + i;
-        stub.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).build());
-        stub.commit(CommitSnapshotRequest.newBuilder().setName(key + "-c").setKey(key).build());
-        parent = key + "-c";
-      }
-      builds.add(System.nanoTime() - a);
-      top = parent;
+  /** Builds one 32-layer chain (Prepare + Commit each), timed as a whole. */
+  private static void chain(Side side, int run) {
+    long a = System.nanoTime();
+    String parent = "";
+    for (int i = 0; i < 32; i++) {
+      String key = "chain-" + run + "-" + i;
+      side.stub.prepare(PrepareSnapshotRequest.newBuilder().setKey(key).setParent(parent).build());
+      side.stub.commit(CommitSnapshotRequest.newBuilder().setName(key + "-c").setKey(key).build());
+      parent = key + "-c";
     }
-    stub.prepare(PrepareSnapshotRequest.newBuilder().setKey("chain-top").setParent(top).build());
-    Stats mounts = new Stats();
-    for (int i = 0; i < 2000; i++) {
-      long a = System.nanoTime();
-      stub.mounts(MountsRequest.newBuilder().setKey("chain-top").build());
-      if (i >= 500) {
-        mounts.add(System.nanoTime() - a);
-      }
-    }
-    r.put("32-layer chain build (median of 7)", Stats.ms(builds.percentileMillis(50)));
-    r.put("Mounts on a 32-layer chain, p50 / p99", latency(mounts));
+    side.stats("chain").add(System.nanoTime() - a);
+    side.chainTop = parent;
   }
 
-  /** 1,000 snapshots, listed whole and with the filter containerd's unpacker sends. */
-  private static void list(SnapshotsBlockingStub stub, Map<String, String> r) {
-    stub.prepare(PrepareSnapshotRequest.newBuilder().setKey("list-base").build());
-    stub.commit(
+  /** Mounts of the active snapshot on top of the last chain. */
+  private static void mounts(Side side, int calls, boolean record) {
+    for (int i = 0; i < calls; i++) {
+      long a = System.nanoTime();
+      side.stub.mounts(MountsRequest.newBuilder().setKey("chain-top").build());
+      if (record) {
+        side.stats("mounts").add(System.nanoTime() - a);
+      }
+    }
+  }
+
+  /**
+   * 1,000 active snapshots on one committed parent, each with the label the unpacker filters on.
+   */
+  private static void createListed(Side side) {
+    side.stub.prepare(PrepareSnapshotRequest.newBuilder().setKey("list-base").build());
+    side.stub.commit(
         CommitSnapshotRequest.newBuilder().setName("list-base-c").setKey("list-base").build());
     for (int i = 0; i < 1000; i++) {
-      stub.prepare(
+      side.stub.prepare(
           PrepareSnapshotRequest.newBuilder()
               .setKey(String.format("list-%04d", i))
               .setParent("list-base-c")
               .putLabels("containerd.io/snapshot.ref", String.format("sha256:%064d", i))
               .build());
     }
-    String filter =
-        "labels.\"containerd.io/snapshot.ref\"=="
-            + String.format("sha256:%064d", 500)
-            + ",parent==\"list-base-c\"";
-    Stats full = new Stats();
-    Stats filtered = new Stats();
-    for (int i = 0; i < 300; i++) {
-      long a = System.nanoTime();
-      int n = 0;
-      var it = stub.list(ListSnapshotsRequest.getDefaultInstance());
-      while (it.hasNext()) {
-        n += it.next().getInfoCount();
-      }
-      if (n < 1000) {
-        throw new IllegalStateException("List returned " + n);
-      }
-      if (i >= 50) {
-        full.add(System.nanoTime() - a);
-      }
-    }
-    for (int i = 0; i < 2000; i++) {
-      long a = System.nanoTime();
-      int n = 0;
-      var it = stub.list(ListSnapshotsRequest.newBuilder().addFilters(filter).build());
-      while (it.hasNext()) {
-        n += it.next().getInfoCount();
-      }
-      if (n != 1) {
-        throw new IllegalStateException("filtered List returned " + n);
-      }
-      if (i >= 500) {
-        filtered.add(System.nanoTime() - a);
-      }
-    }
-    r.put("List of 1,000, p50", Stats.ms(full.percentileMillis(50)));
-    r.put("filtered List of 1,000, p50", Stats.ms(filtered.percentileMillis(50)));
   }
 
-  private void print() {
-    List<String> names = new ArrayList<>(results.keySet());
-    System.out.println("| measure | " + String.join(" | ", names) + " |");
-    System.out.println("|---|" + "---|".repeat(names.size()));
-    for (String key : results.get(names.get(0)).keySet()) {
-      StringBuilder row = new StringBuilder("| " + key + " |");
-      for (String n : names) {
-        row.append(' ').append(results.get(n).getOrDefault(key, "")).append(" |");
+  /**
+   * Lists {@code calls} times, checking that at least {@code expected} snapshots come back
+   * (exactly, for a filtered list), and records the latencies under {@code measure} unless null.
+   */
+  private static void list(
+      Side side, ListSnapshotsRequest request, int expected, int calls, String measure) {
+    for (int i = 0; i < calls; i++) {
+      long a = System.nanoTime();
+      int n = 0;
+      var it = side.stub.list(request);
+      while (it.hasNext()) {
+        n += it.next().getInfoCount();
       }
-      System.out.println(row);
+      if (n < expected || (expected == 1 && n != 1)) {
+        throw new IllegalStateException(side.name + ": List returned " + n);
+      }
+      if (measure != null) {
+        side.stats(measure).add(System.nanoTime() - a);
+      }
     }
+  }
+
+  /**
+   * The table, with the ratio obd-snapshotter ÷ baseline for rates and baseline ÷ obd-snapshotter
+   * for times, so that above 1 always means obd-snapshotter is better.
+   */
+  private static void print(List<Side> sides) {
+    Side obd = sides.get(0);
+    Side base = sides.get(1);
+    System.out.println(
+        "| measure | " + obd.name + " | " + base.name + " | ratio (> 1: obd-snapshotter better) |");
+    System.out.println("|---|---|---|---|");
+    for (String key : obd.results.keySet()) {
+      String a = obd.results.get(key);
+      String b = base.results.getOrDefault(key, "");
+      System.out.println("| " + key + " | " + a + " | " + b + " | " + ratio(key, a, b) + " |");
+    }
+  }
+
+  private static String ratio(String key, String ours, String theirs) {
+    if (ours.contains("/") || key.contains("RSS") || key.startsWith("start")) {
+      return "";
+    }
+    double a = Double.parseDouble(ours.replace(" ms", ""));
+    double b = Double.parseDouble(theirs.replace(" ms", ""));
+    double r = key.startsWith("cycles/s") ? a / b : b / a;
+    return String.format(Locale.ROOT, "%.2f", r);
   }
 }
