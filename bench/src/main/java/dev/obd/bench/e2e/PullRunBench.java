@@ -1,11 +1,26 @@
 package dev.obd.bench.e2e;
 
+import dev.obd.proto.containerd.snapshots.v1.CommitSnapshotRequest;
+import dev.obd.proto.containerd.snapshots.v1.MountsRequest;
+import dev.obd.proto.containerd.snapshots.v1.PrepareSnapshotRequest;
+import dev.obd.proto.containerd.snapshots.v1.RemoveSnapshotRequest;
+import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc;
+import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc.SnapshotsBlockingStub;
+import dev.obd.proto.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.containerd.Containerd;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,22 +30,52 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Pull + unpack + first run of ordinary images through obd-snapshotter next to containerd's
  * built-in overlayfs snapshotter: the same containerd, the same local registry, the same run,
  * alternating, each pull from an empty content store (a fresh namespace, removed afterwards).
  *
- * <p>Usage: {@code bench/run dev.obd.bench.e2e.PullRunBench OBD_LAUNCHER [ROUNDS]}.
+ * <p>With GO_BASELINE (bench/src/main/go/overlay-baseline: containerd's overlayfs snapshotter
+ * behind containerd's gRPC adapter), a third arm runs it as a second proxy plugin of the same
+ * containerd. That separates what every proxy snapshotter pays (one gRPC call per snapshot
+ * operation instead of an in-process call; upstream's Go overlaybd-snapshotter too) from what is
+ * ours.
+ *
+ * <p>With WARM_CYCLES, each proxy snapshotter first serves that many Prepare → Mounts → Commit →
+ * Stat → Remove cycles of its own, untimed, through its socket: a JVM compiles its hot paths only
+ * after thousands of calls, so a freshly started obd-snapshotter is slower per call than the one a
+ * node has been running for a while. Without it the figures are those of a fresh start.
+ *
+ * <p>Usage: {@code bench/run dev.obd.bench.e2e.PullRunBench OBD_LAUNCHER [ROUNDS [GO_BASELINE
+ * [WARM_CYCLES]]]}.
  */
 public final class PullRunBench {
+  private static final String GO_PROXY = "go-overlay";
+
   private PullRunBench() {}
 
   public static void main(String[] args) throws Exception {
     Path launcher = Path.of(args[0]);
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+    Path goBaseline = args.length > 2 && !args[2].equals("-") ? Path.of(args[2]) : null;
+    int warmCycles = args.length > 3 ? Integer.parseInt(args[3]) : 0;
     Path dir = Files.createTempDirectory("obd-pullrun-");
     try (LocalRegistry registry = LocalRegistry.start(dir.resolve("registry"));
+        ChildProcess go =
+            goBaseline == null
+                ? null
+                : ChildProcess.start(
+                    "go-overlay-baseline",
+                    List.of(
+                        goBaseline.toString(),
+                        "--root",
+                        dir.resolve("go-root").toString(),
+                        "--address",
+                        dir.resolve("go.sock").toString()),
+                    dir.resolve("go.log"),
+                    Map.of());
         ChildProcess daemon =
             ChildProcess.start(
                 "obd-snapshotter",
@@ -44,11 +89,20 @@ public final class PullRunBench {
                 Map.of("OBD_CDS_DIR", dir.resolve("cds").toString()))) {
       daemon.awaitCondition(
           "socket", Duration.ofSeconds(120), () -> Files.exists(dir.resolve("obd.sock")));
+      String config = Containerd.config(dir.resolve("containerd"), dir.resolve("obd.sock"));
+      if (go != null) {
+        go.awaitCondition(
+            "socket", Duration.ofSeconds(30), () -> Files.exists(dir.resolve("go.sock")));
+        config +=
+            "\n[proxy_plugins.%s]\n  type = \"snapshot\"\n  address = \"%s\"\n"
+                .formatted(GO_PROXY, dir.resolve("go.sock"));
+      }
+      warm(dir.resolve("obd.sock"), warmCycles);
+      if (go != null) {
+        warm(dir.resolve("go.sock"), warmCycles);
+      }
       try (Containerd containerd =
-          Containerd.start(
-              dir.resolve("containerd"),
-              Containerd.config(dir.resolve("containerd"), dir.resolve("obd.sock")),
-              registry.host())) {
+          Containerd.start(dir.resolve("containerd"), config, registry.host())) {
         Map<String, String> images = new LinkedHashMap<>();
         images.put(
             "40 layers (busybox + 39 small layers)",
@@ -72,18 +126,63 @@ public final class PullRunBench {
         for (Map.Entry<String, String> image : images.entrySet()) {
           List<double[]> overlay = new ArrayList<>();
           List<double[]> ours = new ArrayList<>();
+          List<double[]> goProxy = new ArrayList<>();
           for (int r = 0; r < rounds; r++) {
             overlay.add(pullAndRun(containerd, "overlayfs", image.getValue(), "b-o-" + r));
             ours.add(pullAndRun(containerd, Containerd.SNAPSHOTTER, image.getValue(), "b-x-" + r));
+            if (go != null) {
+              goProxy.add(pullAndRun(containerd, GO_PROXY, image.getValue(), "b-g-" + r));
+            }
           }
           double[] o = median(overlay);
           double[] x = median(ours);
-          row(image.getKey(), "containerd overlayfs", o, o);
-          row(image.getKey(), "obd-snapshotter", x, o);
+          row(image.getKey(), "containerd overlayfs (built in)", o, o);
+          if (go != null) {
+            row(image.getKey(), "containerd overlayfs as a proxy plugin (Go)", median(goProxy), o);
+          }
+          row(image.getKey(), "obd-snapshotter (proxy plugin)", x, o);
         }
       }
     } finally {
       new ProcessBuilder("rm", "-rf", dir.toString()).inheritIO().start().waitFor();
+    }
+  }
+
+  /** Untimed cycles through a snapshotter's socket, so that its hot paths are compiled. */
+  private static void warm(Path socket, int cycles) throws InterruptedException {
+    if (cycles <= 0) {
+      return;
+    }
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    ManagedChannel ch =
+        NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+            .eventLoopGroup(group)
+            .channelType(EpollDomainSocketChannel.class)
+            .withOption(ChannelOption.SO_KEEPALIVE, null)
+            .usePlaintext()
+            .build();
+    try {
+      SnapshotsBlockingStub s = SnapshotsGrpc.newBlockingStub(ch);
+      s.prepare(PrepareSnapshotRequest.newBuilder().setKey("warm-base").build());
+      s.commit(
+          CommitSnapshotRequest.newBuilder().setName("warm-base-c").setKey("warm-base").build());
+      for (int i = 0; i < cycles; i++) {
+        String key = "warm-" + i;
+        s.prepare(
+            PrepareSnapshotRequest.newBuilder()
+                .setKey(key)
+                .setParent("warm-base-c")
+                .putLabels("containerd.io/snapshot.ref", "sha256:" + key)
+                .build());
+        s.mounts(MountsRequest.newBuilder().setKey(key).build());
+        s.commit(CommitSnapshotRequest.newBuilder().setName(key + "-c").setKey(key).build());
+        s.stat(StatSnapshotRequest.newBuilder().setKey(key + "-c").build());
+        s.remove(RemoveSnapshotRequest.newBuilder().setKey(key + "-c").build());
+      }
+      s.remove(RemoveSnapshotRequest.newBuilder().setKey("warm-base-c").build());
+    } finally {
+      ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 
