@@ -204,8 +204,7 @@ public final class PullRunBench {
     long t0 = System.nanoTime();
     c.ctr(ns, "images", "pull", "--plain-http", "--snapshotter", snapshotter, ref);
     long t1 = System.nanoTime();
-    c.ctr(
-        ns, "run", "--rm", "--snapshotter", snapshotter, ref, "first-run", "/bin/cat", "/data/top");
+    c.runContainer(ns, snapshotter, ref, "first-run", "/bin/cat", "/data/top");
     long t2 = System.nanoTime();
     c.ctr(ns, "images", "rm", "--sync", ref);
     return new double[] {(t1 - t0) / 1e9, (t2 - t1) / 1e9};

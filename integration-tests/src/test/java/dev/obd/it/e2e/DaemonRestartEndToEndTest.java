@@ -62,30 +62,16 @@ class DaemonRestartEndToEndTest {
       assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
       writer.awaitGrowth();
       assertThat(
-              ctr(
-                  "run",
-                  "--rm",
-                  "--snapshotter",
-                  SNAPSHOTTER,
-                  smallRef,
-                  "after-restart",
-                  "/bin/cat",
-                  "/data/id"))
+              env.containerd.runContainer(
+                  "default", SNAPSHOTTER, smallRef, "after-restart", "/bin/cat", "/data/id"))
           .isEqualTo("still here\n");
 
       env.killAndRestartDaemon();
       assertThat(ctr("tasks", "ls")).containsPattern(id + "\\s+\\d+\\s+RUNNING");
       writer.awaitGrowth();
       assertThat(
-              ctr(
-                  "run",
-                  "--rm",
-                  "--snapshotter",
-                  SNAPSHOTTER,
-                  smallRef,
-                  "after-kill",
-                  "/bin/cat",
-                  "/data/id"))
+              env.containerd.runContainer(
+                  "default", SNAPSHOTTER, smallRef, "after-kill", "/bin/cat", "/data/id"))
           .isEqualTo("still here\n");
     }
   }
@@ -119,16 +105,7 @@ class DaemonRestartEndToEndTest {
     }
     env.containerd.ctr(ns, "images", "pull", "--plain-http", "--snapshotter", SNAPSHOTTER, ref);
     assertThat(
-            env.containerd.ctr(
-                ns,
-                "run",
-                "--rm",
-                "--snapshotter",
-                SNAPSHOTTER,
-                ref,
-                "big-run",
-                "/bin/cat",
-                "/data/top"))
+            env.containerd.runContainer(ns, SNAPSHOTTER, ref, "big-run", "/bin/cat", "/data/top"))
         .isEqualTo("top is layer 11\n");
     env.containerd.ctr(ns, "images", "rm", "--sync", ref);
     env.daemon().client().cleanup();

@@ -160,16 +160,8 @@ class InstallEndToEndTest {
         cri.pull(ref);
       }
       assertThat(
-              containerd.ctr(
-                  "k8s.io",
-                  "run",
-                  "--rm",
-                  "--snapshotter",
-                  Containerd.SNAPSHOTTER,
-                  ref,
-                  "installed",
-                  "/bin/cat",
-                  "/data/id"))
+              containerd.runContainer(
+                  "k8s.io", Containerd.SNAPSHOTTER, ref, "installed", "/bin/cat", "/data/id"))
           .isEqualTo("installed and running\n");
       assertThat(base.resolve("cds"))
           .as("the launcher made its class-data-sharing archive")

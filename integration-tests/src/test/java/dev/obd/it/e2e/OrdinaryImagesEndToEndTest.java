@@ -54,10 +54,7 @@ class OrdinaryImagesEndToEndTest {
   }
 
   private String run(String ns, String image, String id, String... cmd) {
-    List<String> args =
-        new ArrayList<>(List.of("run", "--rm", "--snapshotter", SNAPSHOTTER, image, id));
-    args.addAll(List.of(cmd));
-    return ctr(ns, args.toArray(String[]::new));
+    return env.containerd.runContainer(ns, SNAPSHOTTER, image, id, cmd);
   }
 
   private static List<String> lines(String out) {

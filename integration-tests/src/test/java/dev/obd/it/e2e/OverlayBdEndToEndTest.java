@@ -79,8 +79,7 @@ class OverlayBdEndToEndTest {
         .containsEntry("containerd.io/snapshot/overlaybd/blob-digest", LAYER)
         .containsEntry("containerd.io/snapshot/cri.image-ref", ref);
 
-    String out =
-        env.containerd.ctr("k8s.io", "run", "--rm", "--snapshotter", SNAPSHOTTER, ref, "hello-cri");
+    String out = env.containerd.runContainer("k8s.io", SNAPSHOTTER, ref, "hello-cri");
     assertThat(out).contains("Hello from Docker!");
     List<DeviceInfo> devices =
         new BackstoreClient(env.backstoreSocket()).list(Duration.ofSeconds(10));
@@ -103,8 +102,7 @@ class OverlayBdEndToEndTest {
     assertThat(local).as("the downloaded layer became a local block layer").hasSize(1);
     assertThat(local.get(0).getLabelsMap().get("containerd.io/snapshot/overlaybd.localcommitpath"))
         .endsWith("/fs/overlaybd.commit");
-    assertThat(
-            env.containerd.ctr(ns, "run", "--rm", "--snapshotter", SNAPSHOTTER, ref, "hello-plain"))
+    assertThat(env.containerd.runContainer(ns, SNAPSHOTTER, ref, "hello-plain"))
         .contains("Hello from Docker!");
   }
 }

@@ -82,10 +82,8 @@ class OverlayBdLifecycleEndToEndTest {
         .as("all four converted layers are remote snapshots")
         .hasSize(4);
     String out =
-        ctr(
-            "run",
-            "--rm",
-            "--snapshotter",
+        env.containerd.runContainer(
+            NS,
             SNAPSHOTTER,
             treeRef,
             "tree-list",
@@ -114,16 +112,8 @@ class OverlayBdLifecycleEndToEndTest {
       cri.pull(ref);
     }
     String out =
-        ctr(
-            "run",
-            "--rm",
-            "--snapshotter",
-            SNAPSHOTTER,
-            ref,
-            "mixed",
-            "/bin/sh",
-            "-c",
-            "cat /data/id /data/added; ls /etc");
+        env.containerd.runContainer(
+            NS, SNAPSHOTTER, ref, "mixed", "/bin/sh", "-c", "cat /data/id /data/added; ls /etc");
     assertThat(out).isEqualTo("from the OverlayBD layers\nfrom the tar layer on top\n");
   }
 
@@ -137,15 +127,8 @@ class OverlayBdLifecycleEndToEndTest {
       assertThat(ctr("tasks", "ls")).containsPattern(writer.id() + "\\s+\\d+\\s+RUNNING");
       writer.awaitGrowth();
       assertThat(
-              ctr(
-                  "run",
-                  "--rm",
-                  "--snapshotter",
-                  SNAPSHOTTER,
-                  treeRef,
-                  "after-restart",
-                  "/bin/cat",
-                  "/data/keep"))
+              env.containerd.runContainer(
+                  NS, SNAPSHOTTER, treeRef, "after-restart", "/bin/cat", "/data/keep"))
           .isEqualTo("kept, then changed\n");
     }
   }
@@ -163,15 +146,8 @@ class OverlayBdLifecycleEndToEndTest {
     assertThat(devices()).isEmpty();
     env.killAndRestartDaemon();
     assertThat(
-            ctr(
-                "run",
-                "--rm",
-                "--snapshotter",
-                SNAPSHOTTER,
-                treeRef,
-                "after-reboot",
-                "/bin/cat",
-                "/data/keep"))
+            env.containerd.runContainer(
+                NS, SNAPSHOTTER, treeRef, "after-reboot", "/bin/cat", "/data/keep"))
         .isEqualTo("kept, then changed\n");
     assertThat(devices()).as("the image's device was attached again on demand").hasSize(1);
   }

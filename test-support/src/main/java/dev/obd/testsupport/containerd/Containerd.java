@@ -143,6 +143,19 @@ public final class Containerd implements AutoCloseable {
     return r.output;
   }
 
+  /**
+   * Runs {@code cmd} in a new container of {@code image} on {@code snapshotter} until it exits
+   * ({@code ctr run --rm}) and returns its output; fails with the output unless it exits 0.
+   */
+  public String runContainer(
+      String namespace, String snapshotter, String image, String id, String... cmd) {
+    List<String> args = new ArrayList<>(List.of("run", "--rm", "--snapshotter", snapshotter));
+    args.add(image);
+    args.add(id);
+    args.addAll(List.of(cmd));
+    return ctr(namespace, args.toArray(String[]::new));
+  }
+
   /** Runs {@code ctr -n namespace args...} and returns its exit code and output. */
   public Result ctrResult(String namespace, String... args) {
     List<String> cmd = new ArrayList<>(List.of("ctr", "-a", socket.toString(), "-n", namespace));
