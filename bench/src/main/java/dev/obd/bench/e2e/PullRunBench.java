@@ -10,17 +10,10 @@ import dev.obd.proto.containerd.snapshots.v1.StatSnapshotRequest;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.grpc.UnixSocketChannel;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +23,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Pull + unpack + first run of ordinary images through obd-snapshotter next to containerd's
@@ -149,20 +141,12 @@ public final class PullRunBench {
   }
 
   /** Untimed cycles through a snapshotter's socket, so that its hot paths are compiled. */
-  private static void warm(Path socket, int cycles) throws InterruptedException {
+  private static void warm(Path socket, int cycles) {
     if (cycles <= 0) {
       return;
     }
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    ManagedChannel ch =
-        NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-            .eventLoopGroup(group)
-            .channelType(EpollDomainSocketChannel.class)
-            .withOption(ChannelOption.SO_KEEPALIVE, null)
-            .usePlaintext()
-            .build();
-    try {
-      SnapshotsBlockingStub s = SnapshotsGrpc.newBlockingStub(ch);
+    try (UnixSocketChannel ch = UnixSocketChannel.open(socket, 1)) {
+      SnapshotsBlockingStub s = SnapshotsGrpc.newBlockingStub(ch.channel());
       s.prepare(PrepareSnapshotRequest.newBuilder().setKey("warm-base").build());
       s.commit(
           CommitSnapshotRequest.newBuilder().setName("warm-base-c").setKey("warm-base").build());
@@ -180,9 +164,6 @@ public final class PullRunBench {
         s.remove(RemoveSnapshotRequest.newBuilder().setKey(key + "-c").build());
       }
       s.remove(RemoveSnapshotRequest.newBuilder().setKey("warm-base-c").build());
-    } finally {
-      ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 

@@ -8,14 +8,7 @@ import dev.obd.proto.containerd.snapshots.v1.RemoveSnapshotRequest;
 import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc;
 import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc.SnapshotsBlockingStub;
 import dev.obd.proto.containerd.snapshots.v1.StatSnapshotRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
+import dev.obd.testsupport.grpc.UnixSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,8 +55,7 @@ public final class SnapshotterBench {
     final Map<String, Long> elapsed = new HashMap<>();
     Target target;
     String chainTop;
-    EventLoopGroup group;
-    ManagedChannel channel;
+    UnixSocketChannel channel;
     SnapshotsBlockingStub stub;
 
     Side(String name, List<String> command) {
@@ -74,15 +66,8 @@ public final class SnapshotterBench {
     void connect(Path dir) throws Exception {
       target = new Target(name, command, dir);
       target.start();
-      group = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-      channel =
-          NettyChannelBuilder.forAddress(new DomainSocketAddress(target.socket.toString()))
-              .eventLoopGroup(group)
-              .channelType(EpollDomainSocketChannel.class)
-              .withOption(ChannelOption.SO_KEEPALIVE, null)
-              .usePlaintext()
-              .build();
-      stub = SnapshotsGrpc.newBlockingStub(channel);
+      channel = UnixSocketChannel.open(target.socket, 2);
+      stub = SnapshotsGrpc.newBlockingStub(channel.channel());
     }
 
     Stats stats(String measure) {
@@ -92,8 +77,7 @@ public final class SnapshotterBench {
     @Override
     public void close() throws InterruptedException {
       if (channel != null) {
-        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        channel.close();
       }
       if (target != null) {
         target.close();

@@ -16,14 +16,8 @@ import dev.obd.proto.containerd.snapshots.v1.UsageRequest;
 import dev.obd.proto.containerd.snapshots.v1.UsageResponse;
 import dev.obd.proto.containerd.snapshots.v1.ViewSnapshotRequest;
 import dev.obd.proto.containerd.types.Mount;
+import dev.obd.testsupport.grpc.UnixSocketChannel;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -38,30 +32,20 @@ import java.util.concurrent.TimeUnit;
 public final class SnapshotsClient implements AutoCloseable {
   private static final long DEADLINE_SECONDS = 60;
 
-  private final ManagedChannel channel;
-  private final EventLoopGroup group;
+  private final UnixSocketChannel channel;
   private final SnapshotsGrpc.SnapshotsBlockingStub stub;
 
-  private SnapshotsClient(ManagedChannel channel, EventLoopGroup group) {
+  private SnapshotsClient(UnixSocketChannel channel) {
     this.channel = channel;
-    this.group = group;
-    this.stub = SnapshotsGrpc.newBlockingStub(channel);
+    this.stub = SnapshotsGrpc.newBlockingStub(channel.channel());
   }
 
   public static SnapshotsClient connect(Path socket) {
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    ManagedChannel ch =
-        NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-            .eventLoopGroup(group)
-            .channelType(EpollDomainSocketChannel.class)
-            .withOption(ChannelOption.SO_KEEPALIVE, null)
-            .usePlaintext()
-            .build();
-    return new SnapshotsClient(ch, group);
+    return new SnapshotsClient(UnixSocketChannel.open(socket, 1));
   }
 
   public ManagedChannel channel() {
-    return channel;
+    return channel.channel();
   }
 
   public SnapshotsGrpc.SnapshotsBlockingStub stub() {
@@ -161,12 +145,6 @@ public final class SnapshotsClient implements AutoCloseable {
 
   @Override
   public void close() {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    channel.close();
   }
 }

@@ -6,14 +6,7 @@ import dev.obd.testsupport.cri.ImageSpec;
 import dev.obd.testsupport.cri.ListImagesRequest;
 import dev.obd.testsupport.cri.PullImageRequest;
 import dev.obd.testsupport.cri.RemoveImageRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
+import dev.obd.testsupport.grpc.UnixSocketChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -23,22 +16,15 @@ import java.util.concurrent.TimeUnit;
  * crictl, so the tests speak the API directly, as kubelet does.
  */
 public final class CriClient implements AutoCloseable {
-  private final EventLoopGroup group =
-      new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-  private final ManagedChannel channel;
+  private final UnixSocketChannel channel;
 
   public CriClient(Path containerdSocket) {
-    channel =
-        NettyChannelBuilder.forAddress(new DomainSocketAddress(containerdSocket.toString()))
-            .eventLoopGroup(group)
-            .channelType(EpollDomainSocketChannel.class)
-            .withOption(ChannelOption.SO_KEEPALIVE, null)
-            .usePlaintext()
-            .build();
+    channel = UnixSocketChannel.open(containerdSocket, 1);
   }
 
   private ImageServiceGrpc.ImageServiceBlockingStub stub() {
-    return ImageServiceGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
+    return ImageServiceGrpc.newBlockingStub(channel.channel())
+        .withDeadlineAfter(5, TimeUnit.MINUTES);
   }
 
   /** PullImage, as kubelet calls it; returns the image id containerd reports. */
@@ -63,12 +49,6 @@ public final class CriClient implements AutoCloseable {
 
   @Override
   public void close() {
-    channel.shutdownNow();
-    try {
-      channel.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    channel.close();
   }
 }
