@@ -3,7 +3,7 @@ package dev.obd.backstore.it;
 import dev.obd.image.build.BlobInfo;
 import dev.obd.image.build.LayerCommitter;
 import dev.obd.image.lsmt.LayerUuid;
-import dev.obd.testsupport.Mounts;
+import dev.obd.testsupport.Ext4Images;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,7 +11,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.regex.Matcher;
@@ -38,21 +37,7 @@ final class TestImages {
       Files.write(src.resolve("data/file" + i + ".bin"), b);
     }
     Files.writeString(src.resolve("small.txt"), "hello from a lazily fetched layer\n");
-    Path ext4 = dir.resolve("image.ext4");
-    Mounts.run(
-        List.of(
-            "mkfs.ext4",
-            "-q",
-            "-F",
-            "-b",
-            "4096",
-            "-O",
-            "^has_journal",
-            "-d",
-            src.toString(),
-            ext4.toString(),
-            (imageSize >> 20) + "M"),
-        null);
+    Path ext4 = Ext4Images.fromDirectory(src, dir.resolve("image.ext4"), imageSize);
     Path blob = dir.resolve("layer.blob");
     BlobInfo info =
         LayerCommitter.commit(

@@ -7,6 +7,7 @@ import dev.obd.image.build.BlobInfo;
 import dev.obd.image.build.LayerCommitter;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.testsupport.ChildProcess;
+import dev.obd.testsupport.Ext4Images;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Mounts;
 import java.io.IOException;
@@ -69,21 +70,7 @@ public final class BackstoreBench {
     for (int i = 0; i < 200; i++) {
       Files.writeString(src.resolve("small/s" + i + ".txt"), "small file " + i + "\n");
     }
-    Path ext4 = work.resolve("image.ext4");
-    Mounts.run(
-        List.of(
-            "mkfs.ext4",
-            "-q",
-            "-F",
-            "-b",
-            "4096",
-            "-O",
-            "^has_journal",
-            "-d",
-            src.toString(),
-            ext4.toString(),
-            (IMAGE >> 20) + "M"),
-        null);
+    Path ext4 = Ext4Images.fromDirectory(src, work.resolve("image.ext4"), IMAGE);
     Path blob = work.resolve("layer.blob");
     BlobInfo info =
         LayerCommitter.commit(

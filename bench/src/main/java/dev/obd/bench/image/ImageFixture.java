@@ -9,6 +9,7 @@ import dev.obd.image.layer.LayerStack;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.lsmt.SegmentIndex;
 import dev.obd.image.zfile.Compression;
+import dev.obd.testsupport.Ext4Images;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,18 +86,7 @@ final class ImageFixture {
     Files.createDirectories(dir);
     Path jdk = Path.of(System.getProperty("java.home"));
     Path v1 = dir.resolve("v1.img");
-    run(
-        "mkfs.ext4",
-        "-q",
-        "-F",
-        "-b",
-        "4096",
-        "-O",
-        "^has_journal",
-        "-d",
-        jdk.toString(),
-        v1.toString(),
-        (SIZE >> 20) + "M");
+    Ext4Images.fromDirectory(jdk, v1, SIZE);
     Path v2 = dir.resolve("v2.img");
     Files.copy(v1, v2, StandardCopyOption.REPLACE_EXISTING);
     List<Path> libs;

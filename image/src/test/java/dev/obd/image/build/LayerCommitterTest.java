@@ -10,6 +10,7 @@ import dev.obd.image.layer.LayerStack;
 import dev.obd.image.layer.SparseExport;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.zfile.Compression;
+import dev.obd.testsupport.Ext4Images;
 import dev.obd.testsupport.Requirements;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -41,18 +42,7 @@ class LayerCommitterTest {
       Files.write((i % 2 == 0 ? src : src.getParent()).resolve("f" + i), b);
     }
     Path img = tmp.resolve(name + ".img");
-    Exec.run(
-        "mkfs.ext4",
-        "-q",
-        "-F",
-        "-b",
-        "4096",
-        "-O",
-        "^has_journal",
-        "-d",
-        src.getParent().toString(),
-        img.toString(),
-        "64M");
+    Ext4Images.fromDirectory(src.getParent(), img, 64L << 20);
     return img;
   }
 
