@@ -111,11 +111,8 @@ class BearerTokenAuthTest {
       try {
         BackstoreClient client = Fixture.client(daemonDir);
         DeviceInfo d = client.add(config, Duration.ofSeconds(30));
-        Path mnt = Files.createDirectories(dir.resolve("mnt"));
-        mounts.mount(mnt, null, "-t", "ext4", "-o", "ro", d.device());
-        assertThat(Fixture.sha256(mnt.resolve("data/file0.bin")))
-            .isEqualTo(Fixture.sha256(img.source().resolve("data/file0.bin")));
-        mounts.unmount(mnt);
+        Fixture.assertFilesReadAsSource(
+            mounts, d.device(), dir.resolve("mnt"), img.source(), "data/file0.bin");
         client.remove(d.device(), Duration.ofSeconds(30));
         assertThat(tokens.issued.get()).as("tokens issued to the backstore").isPositive();
 

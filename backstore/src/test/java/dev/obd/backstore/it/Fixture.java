@@ -1,5 +1,7 @@
 package dev.obd.backstore.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.config.BackstoreConfig;
@@ -56,6 +58,20 @@ final class Fixture {
     Files.createDirectories(file.getParent());
     Files.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
     return file;
+  }
+
+  /**
+   * Mounts the ext4 on {@code device} read-only at {@code mnt}, asserts that each of {@code files}
+   * reads exactly as in {@code source} (the tree the image was made from), and unmounts.
+   */
+  static void assertFilesReadAsSource(
+      Mounts mounts, String device, Path mnt, Path source, String... files) throws Exception {
+    Files.createDirectories(mnt);
+    mounts.mount(mnt, null, "-t", "ext4", "-o", "ro", device);
+    for (String f : files) {
+      assertThat(sha256(mnt.resolve(f))).as(f).isEqualTo(sha256(source.resolve(f)));
+    }
+    mounts.unmount(mnt);
   }
 
   static String sha256(Path file) throws Exception {

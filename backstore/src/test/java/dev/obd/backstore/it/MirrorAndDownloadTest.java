@@ -78,13 +78,14 @@ class MirrorAndDownloadTest {
             .isGreaterThanOrEqualTo(img.blobSize());
 
         mirror.close(); // no registry at all from here on (closing twice is harmless)
-        Path mnt = Files.createDirectories(dir.resolve("mnt"));
-        mounts.mount(mnt, null, "-t", "ext4", "-o", "ro", d.device());
-        for (String f : List.of("data/file0.bin", "data/file1.bin", "data/file2.bin")) {
-          assertThat(Fixture.sha256(mnt.resolve(f)))
-              .isEqualTo(Fixture.sha256(img.source().resolve(f)));
-        }
-        mounts.unmount(mnt);
+        Fixture.assertFilesReadAsSource(
+            mounts,
+            d.device(),
+            dir.resolve("mnt"),
+            img.source(),
+            "data/file0.bin",
+            "data/file1.bin",
+            "data/file2.bin");
         client.remove(d.device(), Duration.ofSeconds(30));
       } finally {
         daemon.close();

@@ -18,7 +18,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -73,11 +72,8 @@ class P2pProxyTest {
       try {
         BackstoreClient client = Fixture.client(daemonDir);
         DeviceInfo d = client.add(config, Duration.ofSeconds(60));
-        Path mnt = Files.createDirectories(dir.resolve("mnt"));
-        mounts.mount(mnt, null, "-t", "ext4", "-o", "ro", d.device());
-        assertThat(Fixture.sha256(mnt.resolve("data/file2.bin")))
-            .isEqualTo(Fixture.sha256(img.source().resolve("data/file2.bin")));
-        mounts.unmount(mnt);
+        Fixture.assertFilesReadAsSource(
+            mounts, d.device(), dir.resolve("mnt"), img.source(), "data/file2.bin");
         client.remove(d.device(), Duration.ofSeconds(30));
       } finally {
         daemon.close();
