@@ -46,11 +46,30 @@ public final class SnapshotterBench {
     this.seconds = seconds;
   }
 
+  /**
+   * One figure as printed, and the number it compares by: higher is better for a rate, lower for a
+   * time; NaN for figures without a ratio (memory, start-up, percentile pairs).
+   */
+  private record Figure(String text, double value, boolean higherIsBetter) {
+    static Figure plain(String text) {
+      return new Figure(text, Double.NaN, false);
+    }
+
+    static Figure millis(double ms) {
+      return new Figure(Stats.ms(ms), ms, false);
+    }
+
+    static Figure rate(double perSecond) {
+      return new Figure(String.format(Locale.ROOT, "%.0f", perSecond), perSecond, true);
+    }
+  }
+
   /** One daemon under measurement, its client channel and what has been measured for it. */
   private static final class Side implements AutoCloseable {
     final String name;
+    final String dirName;
     final List<String> command;
-    final Map<String, String> results = new LinkedHashMap<>();
+    final Map<String, Figure> results = new LinkedHashMap<>();
     final Map<String, Stats> stats = new HashMap<>();
     final Map<String, Long> elapsed = new HashMap<>();
     Target target;
@@ -58,13 +77,14 @@ public final class SnapshotterBench {
     UnixSocketChannel channel;
     SnapshotsBlockingStub stub;
 
-    Side(String name, List<String> command) {
+    Side(String name, String dirName, List<String> command) {
       this.name = name;
+      this.dirName = dirName;
       this.command = command;
     }
 
-    void connect(Path dir) throws Exception {
-      target = new Target(name, command, dir);
+    void connect(Path work) throws Exception {
+      target = new Target(name, command, work.resolve(dirName).resolve("run"));
       target.start();
       channel = UnixSocketChannel.open(target.socket, 2);
       stub = SnapshotsGrpc.newBlockingStub(channel.channel());
@@ -99,11 +119,11 @@ public final class SnapshotterBench {
     int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 5;
     SnapshotterBench b = new SnapshotterBench(seconds);
     Path work = Files.createTempDirectory("obd-bench-");
-    try (Side obd = new Side("obd-snapshotter", List.of(args[0]));
-        Side go = new Side("Go overlayfs baseline", List.of(args[1]))) {
+    try (Side obd = new Side("obd-snapshotter", "obd", List.of(args[0]));
+        Side go = new Side("Go overlayfs baseline", "go", List.of(args[1]))) {
       List<Side> sides = List.of(obd, go);
       for (Side s : sides) {
-        startup(s, work.resolve(s == obd ? "obd" : "go"));
+        startup(s, work.resolve(s.dirName));
       }
       b.measure(sides, work);
       print(sides);
@@ -124,17 +144,17 @@ public final class SnapshotterBench {
       }
       if (i == 5) {
         Thread.sleep(3000);
-        side.results.put("idle RSS after start", t.rssKiB() / 1024 + " MiB");
+        side.results.put("idle RSS after start", Figure.plain(t.rssKiB() / 1024 + " MiB"));
       }
       t.stop();
     }
     starts.sort(null);
-    side.results.put("start to ready (median of 5)", Stats.ms(starts.get(2) / 1e6));
+    side.results.put("start to ready (median of 5)", Figure.plain(Stats.ms(starts.get(2) / 1e6)));
   }
 
   private void measure(List<Side> sides, Path work) throws Exception {
     for (Side s : sides) {
-      s.connect(work.resolve(s.name.startsWith("obd") ? "obd" : "go").resolve("run"));
+      s.connect(work);
     }
     // warm-up: the client's JIT and both daemons, nothing recorded
     alternate(sides, 2, s -> cycles(s, 1, 2, "warm", false));
@@ -144,9 +164,9 @@ public final class SnapshotterBench {
     alternate(sides, ROUNDS, s -> cycles(s, 8, seconds, "8", true));
     for (Side s : sides) {
       s.results.put("cycles/s, 1 client", rate(s, "1"));
-      s.results.put("cycle p50 / p99, 1 client", latency(s.stats("1")));
+      s.results.put("cycle p50 / p99, 1 client", Figure.plain(latency(s.stats("1"))));
       s.results.put("cycles/s, 8 clients", rate(s, "8"));
-      s.results.put("cycle p50 / p99, 8 clients", latency(s.stats("8")));
+      s.results.put("cycle p50 / p99, 8 clients", Figure.plain(latency(s.stats("8"))));
     }
 
     int[] chainRun = new int[1];
@@ -154,12 +174,13 @@ public final class SnapshotterBench {
     for (Side s : sides) {
       s.stub.prepare(
           PrepareSnapshotRequest.newBuilder().setKey("chain-top").setParent(s.chainTop).build());
-      s.results.put(CHAIN, Stats.ms(s.stats("chain").percentileMillis(50)));
+      s.results.put(CHAIN, Figure.millis(s.stats("chain").percentileMillis(50)));
     }
     alternate(sides, 1, s -> mounts(s, 500, false));
     alternate(sides, ROUNDS, s -> mounts(s, 500, true));
     for (Side s : sides) {
-      s.results.put("Mounts on a 32-layer chain, p50 / p99", latency(s.stats("mounts")));
+      s.results.put(
+          "Mounts on a 32-layer chain, p50 / p99", Figure.plain(latency(s.stats("mounts"))));
     }
 
     for (Side s : sides) {
@@ -176,14 +197,14 @@ public final class SnapshotterBench {
     alternate(sides, 1, s -> list(s, one, 1, 500, null));
     alternate(sides, ROUNDS, s -> list(s, one, 1, 400, "filtered"));
     for (Side s : sides) {
-      s.results.put("List of 1,000, p50", Stats.ms(s.stats("list").percentileMillis(50)));
+      s.results.put("List of 1,000, p50", Figure.millis(s.stats("list").percentileMillis(50)));
       s.results.put(
-          "filtered List of 1,000, p50", Stats.ms(s.stats("filtered").percentileMillis(50)));
+          "filtered List of 1,000, p50", Figure.millis(s.stats("filtered").percentileMillis(50)));
     }
 
     Thread.sleep(3000);
     for (Side s : sides) {
-      s.results.put("idle RSS after the run", s.target.rssKiB() / 1024 + " MiB");
+      s.results.put("idle RSS after the run", Figure.plain(s.target.rssKiB() / 1024 + " MiB"));
     }
   }
 
@@ -242,9 +263,8 @@ public final class SnapshotterBench {
     }
   }
 
-  private static String rate(Side side, String measure) {
-    return String.format(
-        Locale.ROOT, "%.0f", side.stats(measure).count() / (side.elapsed.get(measure) / 1e9));
+  private static Figure rate(Side side, String measure) {
+    return Figure.rate(side.stats(measure).count() / (side.elapsed.get(measure) / 1e9));
   }
 
   private static String latency(Stats s) {
@@ -325,20 +345,13 @@ public final class SnapshotterBench {
     System.out.println(
         "| measure | " + obd.name + " | " + base.name + " | ratio (> 1: obd-snapshotter better) |");
     System.out.println("|---|---|---|---|");
-    for (String key : obd.results.keySet()) {
-      String a = obd.results.get(key);
-      String b = base.results.getOrDefault(key, "");
-      System.out.println("| " + key + " | " + a + " | " + b + " | " + ratio(key, a, b) + " |");
+    for (Map.Entry<String, Figure> e : obd.results.entrySet()) {
+      Figure a = e.getValue();
+      Figure b = base.results.get(e.getKey());
+      double ratio = a.higherIsBetter() ? a.value() / b.value() : b.value() / a.value();
+      String shown = Double.isNaN(ratio) ? "" : String.format(Locale.ROOT, "%.2f", ratio);
+      System.out.println(
+          "| " + e.getKey() + " | " + a.text() + " | " + b.text() + " | " + shown + " |");
     }
-  }
-
-  private static String ratio(String key, String ours, String theirs) {
-    if (ours.contains("/") || key.contains("RSS") || key.startsWith("start")) {
-      return "";
-    }
-    double a = Double.parseDouble(ours.replace(" ms", ""));
-    double b = Double.parseDouble(theirs.replace(" ms", ""));
-    double r = key.startsWith("cycles/s") ? a / b : b / a;
-    return String.format(Locale.ROOT, "%.2f", r);
   }
 }
