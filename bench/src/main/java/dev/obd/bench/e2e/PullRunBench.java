@@ -46,6 +46,9 @@ import java.util.Random;
 public final class PullRunBench {
   private static final String GO_PROXY = "go-overlay";
 
+  /** One snapshotter the images are pulled into, as the table names it. */
+  private record Arm(String label, String snapshotter) {}
+
   private PullRunBench() {}
 
   public static void main(String[] args) throws Exception {
@@ -115,24 +118,31 @@ public final class PullRunBench {
         System.out.println(
             "| image | snapshotter | pull + unpack (median) | first run (median) | total | ratio to overlayfs |");
         System.out.println("|---|---|---|---|---|---|");
+        List<Arm> arms = new ArrayList<>();
+        arms.add(new Arm("containerd overlayfs (built in)", "overlayfs"));
+        if (go != null) {
+          arms.add(new Arm("containerd overlayfs as a proxy plugin (Go)", GO_PROXY));
+        }
+        arms.add(new Arm("obd-snapshotter (proxy plugin)", Containerd.SNAPSHOTTER));
         for (Map.Entry<String, String> image : images.entrySet()) {
-          List<double[]> overlay = new ArrayList<>();
-          List<double[]> ours = new ArrayList<>();
-          List<double[]> goProxy = new ArrayList<>();
+          List<List<double[]>> samples = new ArrayList<>();
+          arms.forEach(a -> samples.add(new ArrayList<>()));
           for (int r = 0; r < rounds; r++) {
-            overlay.add(pullAndRun(containerd, "overlayfs", image.getValue(), "b-o-" + r));
-            ours.add(pullAndRun(containerd, Containerd.SNAPSHOTTER, image.getValue(), "b-x-" + r));
-            if (go != null) {
-              goProxy.add(pullAndRun(containerd, GO_PROXY, image.getValue(), "b-g-" + r));
+            for (int i = 0; i < arms.size(); i++) {
+              samples
+                  .get(i)
+                  .add(
+                      pullAndRun(
+                          containerd,
+                          arms.get(i).snapshotter(),
+                          image.getValue(),
+                          "b" + i + "-" + r));
             }
           }
-          double[] o = median(overlay);
-          double[] x = median(ours);
-          row(image.getKey(), "containerd overlayfs (built in)", o, o);
-          if (go != null) {
-            row(image.getKey(), "containerd overlayfs as a proxy plugin (Go)", median(goProxy), o);
+          double[] base = median(samples.get(0));
+          for (int i = 0; i < arms.size(); i++) {
+            row(image.getKey(), arms.get(i).label(), median(samples.get(i)), base);
           }
-          row(image.getKey(), "obd-snapshotter (proxy plugin)", x, o);
         }
       }
     } finally {
