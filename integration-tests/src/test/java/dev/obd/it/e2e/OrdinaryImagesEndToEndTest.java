@@ -57,10 +57,6 @@ class OrdinaryImagesEndToEndTest {
     return env.containerd.runContainer(ns, SNAPSHOTTER, image, id, cmd);
   }
 
-  private static List<String> lines(String out) {
-    return out.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
-  }
-
   @Test
   void anImportedImageRunsAndShowsExactlyTheLayeredTree() throws Exception {
     OciImage image = TestImages.tree("docker.io/obdtest/tree:import");
@@ -75,7 +71,7 @@ class OrdinaryImagesEndToEndTest {
             "/bin/sh",
             "-c",
             ExpectedTree.listScript("data"));
-    assertThat(lines(out)).containsExactlyElementsOf(expected);
+    assertThat(ExpectedTree.parse(out)).containsExactlyElementsOf(expected);
     assertThat(expected)
         .as("the image really exercises whiteouts, opaque dirs and recreated dirs")
         .noneMatch(
@@ -123,7 +119,7 @@ class OrdinaryImagesEndToEndTest {
     String ref = image.push(env.workDir("pull"), env.registry.host(), "obdtest/tree", "pulled");
     ctr("default", "images", "pull", "--plain-http", "--snapshotter", SNAPSHOTTER, ref);
     String out = run("default", ref, "tree-pull", "/bin/sh", "-c", ExpectedTree.listScript("data"));
-    assertThat(lines(out))
+    assertThat(ExpectedTree.parse(out))
         .containsExactlyElementsOf(ExpectedTree.of(image.layers()).listing("data"));
     assertThat(run("default", ref, "tree-pull-motd", "/bin/cat", "/etc/motd"))
         .isEqualTo("hello from obd-snapshotter tests\n");
@@ -138,7 +134,7 @@ class OrdinaryImagesEndToEndTest {
         .isEqualTo("top is layer 39\n");
     String out =
         run("default", ref, "forty-tree", "/bin/sh", "-c", ExpectedTree.listScript("data"));
-    assertThat(lines(out))
+    assertThat(ExpectedTree.parse(out))
         .containsExactlyElementsOf(ExpectedTree.of(image.layers()).listing("data"));
     assertThat(env.daemon().client().list("name~=" + image.chainIds().get(39).substring(7) + "$"))
         .as("the top layer is committed under its chain id")

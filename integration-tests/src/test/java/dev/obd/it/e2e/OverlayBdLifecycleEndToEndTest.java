@@ -64,10 +64,6 @@ class OverlayBdLifecycleEndToEndTest {
     return env.containerd.ctr(NS, args);
   }
 
-  private static List<String> lines(String out) {
-    return out.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
-  }
-
   private List<DeviceInfo> devices() throws Exception {
     return new BackstoreClient(env.backstoreSocket()).list(Duration.ofSeconds(10));
   }
@@ -90,7 +86,7 @@ class OverlayBdLifecycleEndToEndTest {
             "/bin/sh",
             "-c",
             ExpectedTree.listScript("data"));
-    assertThat(lines(out))
+    assertThat(ExpectedTree.parse(out))
         .containsExactlyElementsOf(ExpectedTree.of(tree.layers()).listing("data"));
   }
 

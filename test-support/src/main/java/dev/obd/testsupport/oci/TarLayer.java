@@ -25,13 +25,24 @@ public final class TarLayer {
 
   /** What kind of file an entry creates. */
   public enum Type {
-    DIR,
-    FILE,
-    SYMLINK,
-    HARDLINK,
-    CHAR_DEVICE,
-    BLOCK_DEVICE,
-    FIFO
+    DIR(0040000),
+    FILE(0100000),
+    SYMLINK(0120000),
+    HARDLINK(0100000),
+    CHAR_DEVICE(0020000),
+    BLOCK_DEVICE(0060000),
+    FIFO(0010000);
+
+    private final int modeBits;
+
+    Type(int modeBits) {
+      this.modeBits = modeBits;
+    }
+
+    /** The file-type bits of st_mode ({@code S_IFDIR} and so on); a hard link is a regular file. */
+    public int modeBits() {
+      return modeBits;
+    }
   }
 
   /** One tar entry. {@code link} is a symlink's target or a hard link's path. */
@@ -165,16 +176,7 @@ public final class TarLayer {
           case BLOCK_DEVICE -> new TarArchiveEntry(e.path(), TarConstants.LF_BLK);
           case FIFO -> new TarArchiveEntry(e.path(), TarConstants.LF_FIFO);
         };
-    int typeBits =
-        switch (e.type()) {
-          case DIR -> 0040000;
-          case SYMLINK -> 0120000;
-          case CHAR_DEVICE -> 0020000;
-          case BLOCK_DEVICE -> 0060000;
-          case FIFO -> 0010000;
-          default -> 0100000;
-        };
-    t.setMode(typeBits | e.mode());
+    t.setMode(e.type().modeBits() | e.mode());
     t.setIds(e.uid(), e.gid());
     t.setModTime(1_700_000_000_000L);
     if (e.type() == Type.FILE) {

@@ -92,6 +92,11 @@ public final class ExpectedTree {
     return lines;
   }
 
+  /** The lines {@link #listScript} printed, to compare with {@link #listing}. */
+  public static List<String> parse(String output) {
+    return output.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+  }
+
   /** Prints {@link #listing} from inside a container; run with {@code sh -c}. */
   public static String listScript(String root) {
     return "cd /"
@@ -105,16 +110,7 @@ public final class ExpectedTree {
   }
 
   private static String line(String name, Entry e) {
-    int typeBits =
-        switch (e.type()) {
-          case DIR -> 0040000;
-          case SYMLINK -> 0120000;
-          case CHAR_DEVICE -> 0020000;
-          case BLOCK_DEVICE -> 0060000;
-          case FIFO -> 0010000;
-          default -> 0100000;
-        };
-    int mode = typeBits | (e.type() == Type.SYMLINK ? 0777 : e.mode());
+    int mode = e.type().modeBits() | (e.type() == Type.SYMLINK ? 0777 : e.mode());
     String extra =
         switch (e.type()) {
           case FILE, HARDLINK -> sha256hex(e.content());
