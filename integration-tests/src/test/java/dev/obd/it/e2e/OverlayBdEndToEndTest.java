@@ -8,8 +8,8 @@ import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.testsupport.Requirements;
-import dev.obd.testsupport.containerd.Containerd;
 import dev.obd.testsupport.containerd.CriClient;
+import dev.obd.testsupport.oci.ObdImages;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,17 +38,7 @@ class OverlayBdEndToEndTest {
     Requirements.requireCommand("nbdfuse");
     env = E2eEnvironment.startWithBackstore("obd", "");
     ref = env.registry.host() + "/hello:amd64-converted";
-    Containerd.Result push =
-        Containerd.run(
-            List.of(
-                "skopeo",
-                "copy",
-                "--preserve-digests",
-                "--dest-tls-verify=false",
-                "oci:" + hello + ":amd64-converted",
-                "docker://" + ref),
-            Duration.ofMinutes(2));
-    assertThat(push.exit()).as(push.output()).isZero();
+    ObdImages.push(hello, "amd64-converted", ref);
   }
 
   @AfterAll
