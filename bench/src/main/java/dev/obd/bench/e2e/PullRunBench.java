@@ -11,8 +11,6 @@ import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.containerd.Containerd;
 import dev.obd.testsupport.grpc.UnixSocketChannel;
-import dev.obd.testsupport.oci.OciImage;
-import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * Pull + unpack + first run of ordinary images through obd-snapshotter next to containerd's
@@ -109,7 +106,7 @@ public final class PullRunBench {
                     "v1"));
         images.put(
             "~300 MB (busybox + 10 layers of 30 MiB)",
-            bigImage()
+            TestImages.randomLayers(10, 30 << 20, 300)
                 .push(
                     Files.createDirectories(dir.resolve("img300")),
                     registry.host(),
@@ -209,20 +206,5 @@ public final class PullRunBench {
       out[i] = v[v.length / 2];
     }
     return out;
-  }
-
-  private static OciImage bigImage() {
-    Random rnd = new Random(300);
-    List<TarLayer> layers = new ArrayList<>();
-    layers.add(TestImages.busybox().dir("data", 0755));
-    for (int i = 1; i <= 10; i++) {
-      byte[] blob = new byte[30 << 20];
-      rnd.nextBytes(blob);
-      layers.add(
-          new TarLayer()
-              .file("data/blob-" + i, 0644, blob)
-              .file("data/top", 0644, "top " + i + "\n"));
-    }
-    return new OciImage("unused", layers, List.of("/bin/cat", "/data/top"));
   }
 }

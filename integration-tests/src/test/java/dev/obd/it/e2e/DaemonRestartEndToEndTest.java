@@ -7,15 +7,12 @@ import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.it.e2e.support.WritingContainer;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.oci.OciImage;
-import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -79,7 +76,7 @@ class DaemonRestartEndToEndTest {
   @Test
   void aKillDuringAPullIsFollowedByASuccessfulRetryAndNothingLeaks() throws Exception {
     String ns = "killpull";
-    OciImage big = bigImage();
+    OciImage big = TestImages.randomLayers(11, 8 << 20, 42); // a pull long enough to interrupt
     String ref = big.push(env.workDir("big"), env.registry.host(), "obdtest/big", "v1");
     List<String> pull =
         List.of(
@@ -127,21 +124,5 @@ class DaemonRestartEndToEndTest {
     } catch (java.io.IOException e) {
       return 0;
     }
-  }
-
-  /** Twelve layers of 8 MiB of incompressible data: a pull that takes long enough to interrupt. */
-  private static OciImage bigImage() {
-    Random rnd = new Random(42);
-    List<TarLayer> layers = new ArrayList<>();
-    layers.add(TestImages.busybox().dir("data", 0755));
-    for (int i = 1; i < 12; i++) {
-      byte[] blob = new byte[8 << 20];
-      rnd.nextBytes(blob);
-      layers.add(
-          new TarLayer()
-              .file("data/blob-" + i, 0644, blob)
-              .file("data/top", 0644, "top is layer " + i + "\n"));
-    }
-    return new OciImage("unused", layers, List.of("/bin/cat", "/data/top"));
   }
 }

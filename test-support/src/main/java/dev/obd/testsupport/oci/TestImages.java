@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 
 /**
  * Images the end-to-end tests build from Debian's static busybox, without any download. Each keeps
@@ -114,6 +115,26 @@ public final class TestImages {
   }
 
   /** {@code count} layers: each adds /data/layer-N and rewrites /data/top; some delete. */
+  /**
+   * busybox, then {@code count} layers each holding {@code bytesEach} random (incompressible) bytes
+   * in {@code /data/blob-<i>} and replacing {@code /data/top} with "top is layer <i>"; the same
+   * bytes for the same seed.
+   */
+  public static OciImage randomLayers(int count, int bytesEach, long seed) {
+    Random rnd = new Random(seed);
+    List<TarLayer> layers = new ArrayList<>();
+    layers.add(busybox().dir("data", 0755));
+    for (int i = 1; i <= count; i++) {
+      byte[] blob = new byte[bytesEach];
+      rnd.nextBytes(blob);
+      layers.add(
+          new TarLayer()
+              .file("data/blob-" + i, 0644, blob)
+              .file("data/top", 0644, "top is layer " + i + "\n"));
+    }
+    return new OciImage("unused", layers, List.of("/bin/cat", "/data/top"));
+  }
+
   public static OciImage manyLayers(String name, int count) {
     List<TarLayer> layers = new ArrayList<>();
     layers.add(busybox().dir("data", 0755));
