@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  * power loss. Not thread-safe; {@link MetaStore} serializes access.
  */
 final class Database implements AutoCloseable {
-  static final int SCHEMA_VERSION = 1;
+  static final int SCHEMA_VERSION = 2;
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final TypeReference<TreeMap<String, String>> LABELS = new TypeReference<>() {};
@@ -32,6 +32,14 @@ final class Database implements AutoCloseable {
   private final Connection conn;
   private final PreparedStatement upsert;
   private final PreparedStatement delete;
+  private final PreparedStatement upsertPending;
+  private final PreparedStatement deletePending;
+  private final Object readerLock = new Object();
+
+  /** A second, read-only connection for labels the index does not hold; guarded by readerLock. */
+  private Connection reader;
+
+  private boolean closed; // guarded by readerLock
 
   Database(Path file) {
     this.file = file;
@@ -59,6 +67,17 @@ final class Database implements AutoCloseable {
                 device = excluded.device
               """);
       delete = conn.prepareStatement("DELETE FROM snapshots WHERE id = ?");
+      upsertPending =
+          conn.prepareStatement(
+              """
+              INSERT INTO pending_detaches(id, config, device, since_ns, attempts, last_error)
+              VALUES (?, ?, ?, ?, ?, ?)
+              ON CONFLICT(id) DO UPDATE SET
+                config = excluded.config, device = excluded.device,
+                since_ns = excluded.since_ns, attempts = excluded.attempts,
+                last_error = excluded.last_error
+              """);
+      deletePending = conn.prepareStatement("DELETE FROM pending_detaches WHERE id = ?");
     } catch (SQLException e) {
       throw new StorageException("open metadata database " + file + ": " + e.getMessage(), e);
     }
@@ -66,8 +85,8 @@ final class Database implements AutoCloseable {
 
   /**
    * Creates or upgrades the schema. Besides containerd's snapshot fields, each row has room for the
-   * OverlayBD state of a snapshot: its storage type, its attached device and the number of
-   * snapshots using that device.
+   * OverlayBD state of a snapshot: its storage type and its attached device. Version 2 adds the
+   * devices whose detach failed and is retried ({@link PendingDetach}).
    */
   private static void migrate(Statement s) throws SQLException {
     int version;
@@ -100,27 +119,56 @@ final class Database implements AutoCloseable {
             device       TEXT NOT NULL DEFAULT ''
           )""");
       s.execute("CREATE INDEX snapshots_by_parent ON snapshots(parent_id)");
+      createPendingDetaches(s);
+      s.execute("PRAGMA user_version = " + SCHEMA_VERSION);
+      s.execute("COMMIT");
+    } else if (version == 1) {
+      s.execute("BEGIN IMMEDIATE");
+      createPendingDetaches(s);
       s.execute("PRAGMA user_version = " + SCHEMA_VERSION);
       s.execute("COMMIT");
     }
   }
 
-  /** Calls {@code sink} with every stored snapshot. */
-  void loadAll(Consumer<SnapshotRecord> sink) {
+  private static void createPendingDetaches(Statement s) throws SQLException {
+    s.execute(
+        """
+        CREATE TABLE pending_detaches (
+          id         INTEGER PRIMARY KEY,
+          config     TEXT    NOT NULL,
+          device     TEXT    NOT NULL,
+          since_ns   INTEGER NOT NULL,
+          attempts   INTEGER NOT NULL DEFAULT 0,
+          last_error TEXT    NOT NULL DEFAULT ''
+        )""");
+  }
+
+  /**
+   * Calls {@code sink} with every stored snapshot. The labels of a snapshot are decoded only while
+   * {@code decodeLabels} says there is room for labels of that many bytes (of JSON); the others get
+   * labels read from the database when used.
+   */
+  void loadAll(Consumer<SnapshotRecord> sink, java.util.function.LongPredicate decodeLabels) {
     try (Statement s = conn.createStatement();
         ResultSet rs =
             s.executeQuery(
                 "SELECT id, key, parent_id, kind, labels, created_ns, updated_ns, usage_size,"
                     + " usage_inodes, storage_type, coalesce(device, '') FROM snapshots")) {
       while (rs.next()) {
+        long id = rs.getLong(1);
         long parent = rs.getLong(3);
+        String json = rs.getString(5);
+        Map<String, String> labels =
+            decodeLabels.test(json.length())
+                ? decodeLabels(json)
+                : new SpilledLabels(id, this::loadLabels);
         sink.accept(
             new SnapshotRecord(
-                rs.getLong(1),
+                id,
                 rs.getString(2),
                 rs.wasNull() ? 0 : parent,
                 Kind.fromCode(rs.getInt(4)),
-                decodeLabels(rs.getString(5)),
+                labels,
                 instant(rs.getLong(6)),
                 instant(rs.getLong(7)),
                 new Usage(rs.getLong(8), rs.getLong(9)),
@@ -129,6 +177,79 @@ final class Database implements AutoCloseable {
       }
     } catch (SQLException e) {
       throw failure("read metadata", e);
+    }
+  }
+
+  /** Calls {@code sink} with every stored pending detach. */
+  void loadPending(Consumer<PendingDetach> sink) {
+    try (Statement s = conn.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT id, config, device, since_ns, attempts, last_error FROM pending_detaches")) {
+      while (rs.next()) {
+        sink.accept(
+            new PendingDetach(
+                rs.getLong(1),
+                rs.getString(2),
+                rs.getString(3),
+                instant(rs.getLong(4)),
+                rs.getInt(5),
+                rs.getString(6)));
+      }
+    } catch (SQLException e) {
+      throw failure("read pending detaches", e);
+    }
+  }
+
+  /**
+   * The labels stored for snapshot {@code id} (empty when it is gone), read over a separate
+   * read-only connection: in WAL mode it never waits for the writer, and sees the last committed
+   * state. Thread-safe.
+   */
+  Map<String, String> loadLabels(long id) {
+    synchronized (readerLock) {
+      try {
+        if (closed) {
+          throw new SQLException("the database is closed");
+        }
+        if (reader == null) {
+          org.sqlite.SQLiteConfig config = new org.sqlite.SQLiteConfig();
+          config.setReadOnly(true);
+          reader = config.createConnection("jdbc:sqlite:" + file);
+        }
+        try (PreparedStatement q =
+            reader.prepareStatement("SELECT labels FROM snapshots WHERE id = ?")) {
+          q.setLong(1, id);
+          try (ResultSet rs = q.executeQuery()) {
+            return rs.next() ? decodeLabels(rs.getString(1)) : Map.of();
+          }
+        }
+      } catch (SQLException e) {
+        throw failure("read labels of snapshot " + id, e);
+      }
+    }
+  }
+
+  void upsertPending(PendingDetach p) {
+    try {
+      upsertPending.setLong(1, p.id());
+      upsertPending.setString(2, p.config());
+      upsertPending.setString(3, p.device());
+      upsertPending.setLong(4, nanos(p.since()));
+      upsertPending.setInt(5, p.attempts());
+      upsertPending.setString(6, p.lastError());
+      upsertPending.executeUpdate();
+    } catch (SQLException e) {
+      throw failure("record pending detach of " + p.id(), e);
+    }
+  }
+
+  void deletePending(long id) {
+    try {
+      deletePending.setLong(1, id);
+      deletePending.executeUpdate();
+    } catch (SQLException e) {
+      throw failure("forget pending detach of " + id, e);
     }
   }
 
@@ -202,6 +323,12 @@ final class Database implements AutoCloseable {
   @Override
   public void close() {
     try {
+      synchronized (readerLock) {
+        closed = true;
+        if (reader != null) {
+          reader.close();
+        }
+      }
       conn.close();
     } catch (SQLException e) {
       throw failure("close", e);

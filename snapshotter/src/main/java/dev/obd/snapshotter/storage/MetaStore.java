@@ -29,23 +29,34 @@ public final class MetaStore implements AutoCloseable {
   }
 
   private final Database db;
-  private final Index index = new Index();
+  private final Index index;
   private final ReentrantReadWriteLock indexLock = new ReentrantReadWriteLock();
   private final ReentrantLock writer = new ReentrantLock();
   private long nextId; // guarded by writer
   private boolean closed; // guarded by writer
   private Instant lastTime = Instant.EPOCH; // guarded by writer
 
-  private MetaStore(Database db) {
+  private MetaStore(Database db, long labelBudget) {
     this.db = db;
+    this.index = new Index(labelBudget, db::loadLabels);
   }
 
-  /** Opens (creating if needed) the metadata database at {@code file}. */
+  /**
+   * Opens (creating if needed) the metadata database at {@code file}, holding in memory at most a
+   * quarter of the heap's maximum in labels (see {@link Index}).
+   */
   public static MetaStore open(Path file) {
+    return open(file, Runtime.getRuntime().maxMemory() / 4);
+  }
+
+  /** Opens the database at {@code file}, holding at most {@code labelBudget} bytes of labels. */
+  public static MetaStore open(Path file, long labelBudget) {
     Database db = new Database(file);
     try {
-      MetaStore store = new MetaStore(db);
-      db.loadAll(store.index::put);
+      MetaStore store = new MetaStore(db, labelBudget);
+      // JSON takes more bytes than the compact form: a cautious test of the room left
+      db.loadAll(store.index::put, store.index::hasRoomForLabels);
+      db.loadPending(store.index::putPending);
       store.nextId = db.highestId() + 1;
       return store;
     } catch (RuntimeException e) {

@@ -22,6 +22,17 @@ public interface ReadView {
   /** All snapshots, in no particular order. */
   Collection<SnapshotRecord> all();
 
+  /** The ids of all snapshots, ascending: a stable order to go through them in batches. */
+  default long[] ids() {
+    return all().stream().mapToLong(SnapshotRecord::id).sorted().toArray();
+  }
+
+  /** Devices whose detach failed and is being retried. */
+  Collection<PendingDetach> pendingDetaches();
+
+  /** The pending detach of the device attached for snapshot id {@code id}, if any. */
+  Optional<PendingDetach> pendingDetach(long id);
+
   default SnapshotRecord require(String key) {
     return get(key).orElseThrow(() -> new NotFoundException("snapshot " + key + " does not exist"));
   }

@@ -10,6 +10,9 @@ import java.util.Objects;
  * Everything the metadata store knows about one snapshot. Immutable; a change produces a new
  * record.
  *
+ * <p>Labels are held compactly ({@link StoredLabels}), or read from the database on access when the
+ * index holds more labels than its memory budget allows.
+ *
  * @param id numeric identifier, never reused; also the snapshot's directory name
  * @param key the active snapshot's key or the committed snapshot's name
  * @param parentId the parent's id, or 0 for none
@@ -37,7 +40,7 @@ public record SnapshotRecord(
   public SnapshotRecord {
     Objects.requireNonNull(key, "key");
     Objects.requireNonNull(kind, "kind");
-    labels = Map.copyOf(labels);
+    labels = labels instanceof SpilledLabels ? labels : StoredLabels.of(labels);
     Objects.requireNonNull(created, "created");
     Objects.requireNonNull(updated, "updated");
     Objects.requireNonNull(usage, "usage");
@@ -51,6 +54,12 @@ public record SnapshotRecord(
   SnapshotRecord withLabels(Map<String, String> newLabels, Instant when) {
     return new SnapshotRecord(
         id, key, parentId, kind, newLabels, created, when, usage, storageType, device);
+  }
+
+  /** This record with labels that are read from the database when used. */
+  SnapshotRecord withLabelsOnDisk(SpilledLabels onDisk) {
+    return new SnapshotRecord(
+        id, key, parentId, kind, onDisk, created, updated, usage, storageType, device);
   }
 
   SnapshotRecord withStorage(int newStorageType, String newDevice) {

@@ -35,6 +35,9 @@ final class Transaction implements WriteTx {
   private final Map<Long, Integer> childDelta = new HashMap<>();
   private final List<Runnable> rollbackActions = new ArrayList<>();
 
+  /** Pending detaches this transaction put (a value) or removed (null). */
+  private final Map<Long, PendingDetach> pendingChanges = new HashMap<>();
+
   /** Source of timestamps, so that all changes of one transaction can share a clock. */
   interface Clock {
     Instant now();
@@ -86,6 +89,45 @@ final class Transaction implements WriteTx {
     merged.putAll(changed);
     deleted.forEach(merged::remove);
     return merged.values();
+  }
+
+  @Override
+  public Collection<PendingDetach> pendingDetaches() {
+    Map<Long, PendingDetach> merged = new HashMap<>();
+    for (PendingDetach p : committed.pendingDetaches()) {
+      merged.put(p.id(), p);
+    }
+    pendingChanges.forEach(
+        (id, p) -> {
+          if (p == null) {
+            merged.remove(id);
+          } else {
+            merged.put(id, p);
+          }
+        });
+    return merged.values();
+  }
+
+  @Override
+  public Optional<PendingDetach> pendingDetach(long id) {
+    if (pendingChanges.containsKey(id)) {
+      return Optional.ofNullable(pendingChanges.get(id));
+    }
+    return committed.pendingDetach(id);
+  }
+
+  @Override
+  public void putPendingDetach(PendingDetach pending) {
+    db.upsertPending(pending);
+    pendingChanges.put(pending.id(), pending);
+  }
+
+  @Override
+  public void removePendingDetach(long id) {
+    if (pendingDetach(id).isPresent()) {
+      db.deletePending(id);
+      pendingChanges.put(id, null);
+    }
   }
 
   @Override
@@ -217,6 +259,14 @@ final class Transaction implements WriteTx {
   void publish(Index index) {
     deleted.forEach(index::remove);
     changed.values().forEach(index::put);
+    pendingChanges.forEach(
+        (id, p) -> {
+          if (p == null) {
+            index.removePending(id);
+          } else {
+            index.putPending(p);
+          }
+        });
   }
 
   void rolledBack() {

@@ -44,6 +44,12 @@ public interface WriteTx extends ReadView {
    */
   SnapshotRecord setStorage(String key, int storageType, String device);
 
+  /** Records (or replaces) a device whose detach failed, to be retried. */
+  void putPendingDetach(PendingDetach pending);
+
+  /** Forgets the pending detach of snapshot id {@code id}: it succeeded or is moot. */
+  void removePendingDetach(long id);
+
   /** Runs {@code action} if the transaction does not commit (to undo file system changes). */
   void onRollback(Runnable action);
 }
