@@ -25,6 +25,9 @@ public interface DeviceAttacher {
   /** Detaches the device of snapshot {@code id}; a device that is not attached is fine. */
   void detach(long id, Path config, Duration deadline) throws AttachException;
 
-  /** The devices this attacher has attached, by snapshot id (for reconciliation at start). */
-  Map<Long, String> attached(Duration deadline) throws AttachException;
+  /**
+   * The devices this attacher has attached for this snapshotter, by snapshot id, broken ones
+   * included (for reconciliation).
+   */
+  Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException;
 }

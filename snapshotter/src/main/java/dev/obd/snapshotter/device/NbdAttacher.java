@@ -81,13 +81,17 @@ public final class NbdAttacher implements DeviceAttacher {
   }
 
   @Override
-  public Map<Long, String> attached(Duration deadline) throws AttachException {
+  public Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException {
     try {
-      Map<Long, String> out = new HashMap<>();
+      Map<Long, AttachedDevice> out = new HashMap<>();
       for (DeviceInfo d : client.list(deadline)) {
         Matcher m = ownConfigs.matcher(d.config());
         if (m.matches()) {
-          out.put(Long.parseLong(m.group(1)), d.device());
+          out.put(
+              Long.parseLong(m.group(1)),
+              "attached".equals(d.state())
+                  ? AttachedDevice.healthy(d.device())
+                  : AttachedDevice.broken(d.device(), d.state() + ": " + d.error()));
         }
       }
       return out;

@@ -221,14 +221,18 @@ public final class TcmuAttacher implements DeviceAttacher {
   }
 
   @Override
-  public Map<Long, String> attached(Duration deadline) throws AttachException {
-    Map<Long, String> out = new HashMap<>();
+  public Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException {
+    Map<Long, AttachedDevice> out = new HashMap<>();
     try {
       for (String name : kernel.list(userDir())) {
         if (name.matches("dev_[0-9]+")) {
           long id = Long.parseLong(name.substring(4));
           String disk = existingDevice(id);
-          out.put(id, disk == null ? "" : disk);
+          out.put(
+              id,
+              disk == null
+                  ? AttachedDevice.broken("", "its TCMU device has no SCSI disk (incomplete)")
+                  : AttachedDevice.healthy(disk));
         }
       }
     } catch (IOException e) {

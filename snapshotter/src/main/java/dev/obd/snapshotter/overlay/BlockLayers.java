@@ -5,8 +5,6 @@ import dev.obd.image.config.ImageConfigJson;
 import dev.obd.image.config.LowerConfig;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.device.AttachException;
-import dev.obd.snapshotter.device.BlockMounter;
-import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
@@ -16,68 +14,58 @@ import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.storage.MetaStore;
+import dev.obd.snapshotter.storage.PendingDetach;
 import dev.obd.snapshotter.storage.ReadView;
 import dev.obd.snapshotter.storage.SnapshotRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The OverlayBD side of the snapshotter: {@code config.v1.json} of block layers, their devices and
- * the mounts of their filesystems, and the lifetime of those devices.
+ * The OverlayBD layers of the snapshotter: the {@code config.v1.json} of block layers, and which
+ * image device each container uses, read-only and shared.
  *
  * <p>An image's top block layer T owns one read-only device, shared by every container on the
  * image, mounted at {@code <T>/block/mountpoint}. Which device is attached for T is persisted in
  * its record; which snapshots use it is not stored but read from the parent chains (every active
- * snapshot or view whose nearest block ancestor is T), so it cannot drift. Attaching happens
- * outside metadata transactions (it may wait for a registry), one at a time per device.
+ * snapshot or view whose nearest block ancestor is T, layers being unpacked excepted), so it cannot
+ * drift. The device itself is attached, mounted and detached by {@link DeviceLifetime}, outside
+ * metadata transactions (attaching may wait for a registry), one caller at a time per device.
  *
  * <p>Thread-safe.
  */
 final class BlockLayers {
   private static final Logger LOG = Logger.getLogger(BlockLayers.class.getName());
-  static final Duration ATTACH_DEADLINE = Duration.ofSeconds(120);
-  static final Duration DETACH_DEADLINE = Duration.ofSeconds(30);
 
   private final SnapshotLayout layout;
   private final MetaStore store;
-  private final DeviceAttacher attacher;
-  private final BlockMounter mounter;
+  private final DeviceLifetime devices;
   private final String defaultFsType;
   private final List<MirrorRegistry> mirrors;
   private final boolean autoRemoveDev;
-  private final Map<Long, Object> deviceLocks = new ConcurrentHashMap<>();
 
   BlockLayers(
       SnapshotLayout layout,
       MetaStore store,
-      DeviceAttacher attacher,
-      BlockMounter mounter,
+      DeviceLifetime devices,
       String defaultFsType,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev) {
     this.layout = layout;
     this.store = store;
-    this.attacher = attacher;
-    this.mounter = mounter;
+    this.devices = devices;
     this.defaultFsType = defaultFsType;
     this.mirrors = List.copyOf(mirrors);
     this.autoRemoveDev = autoRemoveDev;
-  }
-
-  String attacherName() {
-    return attacher.name();
   }
 
   static StorageType storage(SnapshotRecord r) {
@@ -151,22 +139,28 @@ final class BlockLayers {
       }
     }
     long id = top.get().id();
-    synchronized (deviceLocks.computeIfAbsent(id, k -> new Object())) {
-      ImageConfig current = readConfig(id);
-      if (current.accelerationLayer() == acceleration && current.recordTracePath().equals(trace)) {
-        return;
-      }
-      writeConfig(
-          new ImageConfig(
-              current.repoBlobUrl(),
-              current.lowers(),
-              current.upper(),
-              current.resultFile(),
-              acceleration,
-              trace,
-              current.download()),
-          layout.config(id));
-    }
+    String recordTrace = trace;
+    devices.locked(
+        id,
+        "write the prefetch settings of snapshot " + id,
+        () -> {
+          ImageConfig current = readConfig(id);
+          if (current.accelerationLayer() == acceleration
+              && current.recordTracePath().equals(recordTrace)) {
+            return null;
+          }
+          writeConfig(
+              new ImageConfig(
+                  current.repoBlobUrl(),
+                  current.lowers(),
+                  current.upper(),
+                  current.resultFile(),
+                  acceleration,
+                  recordTrace,
+                  current.download()),
+              layout.config(id));
+          return null;
+        });
   }
 
   private static void requireTraceFile(String trace) {
@@ -251,42 +245,43 @@ final class BlockLayers {
    */
   Path ensureMounted(long topId) {
     Path mountpoint = layout.mountpoint(topId);
-    synchronized (deviceLocks.computeIfAbsent(topId, id -> new Object())) {
-      if (mounter.isMounted(mountpoint)) {
-        return mountpoint;
-      }
-      SnapshotRecord top =
-          store
-              .read(view -> view.byId(topId))
-              .orElseThrow(() -> new NotFoundException("block layer " + topId + " is gone"));
-      try {
-        String device = attacher.attach(topId, layout.config(topId), ATTACH_DEADLINE);
-        Files.writeString(layout.backstoreMark(topId), device);
-        store.write(tx -> tx.setStorage(top.key(), top.storageType(), device));
-        FsSpec fs = fsSpec(top.labels());
-        mounter.mount(
-            device, mountpoint, mounter.detectFsType(device, fs.type()), fs.mountOptions(), true);
-        LOG.info(
-            "mounted "
-                + device
-                + " ("
-                + attacher.name()
-                + ") of "
-                + top.key()
-                + " at "
-                + mountpoint);
-        return mountpoint;
-      } catch (AttachException | IOException e) {
-        throw new UnavailableException(
-            "attach and mount the device of snapshot "
-                + topId
-                + " ("
-                + top.key()
-                + "): "
-                + e.getMessage(),
-            e);
-      }
-    }
+    return devices.locked(
+        topId,
+        "attach the device of snapshot " + topId,
+        () -> {
+          if (devices.isMounted(topId)) {
+            return mountpoint;
+          }
+          SnapshotRecord top =
+              store
+                  .read(view -> view.byId(topId))
+                  .orElseThrow(() -> new NotFoundException("block layer " + topId + " is gone"));
+          try {
+            String device = devices.attach(top);
+            FsSpec fs = fsSpec(top.labels());
+            devices.mount(
+                topId, device, devices.detectFsType(device, fs.type()), fs.mountOptions(), true);
+            LOG.info(
+                "mounted "
+                    + device
+                    + " ("
+                    + devices.attacherName()
+                    + ") of "
+                    + top.key()
+                    + " at "
+                    + mountpoint);
+            return mountpoint;
+          } catch (AttachException | IOException e) {
+            throw new UnavailableException(
+                "attach and mount the device of snapshot "
+                    + topId
+                    + " ("
+                    + top.key()
+                    + "): "
+                    + e.getMessage(),
+                e);
+          }
+        });
   }
 
   /**
@@ -312,149 +307,91 @@ final class BlockLayers {
     };
   }
 
-  /** Active snapshots and views that use block layer {@code topId}'s device. */
-  static List<SnapshotRecord> users(ReadView view, long topId) {
-    List<SnapshotRecord> users = new ArrayList<>();
-    for (SnapshotRecord r : view.all()) {
-      if (r.kind() != Kind.COMMITTED
-          && !storage(r).isBlock()
-          && blockTop(view, r).map(t -> t.id() == topId).orElse(false)) {
-        users.add(r);
-      }
-    }
-    return users;
+  /**
+   * Whether snapshot {@code r} uses the device of an image: an active snapshot or view whose
+   * nearest block ancestor is {@code topId}, except a layer being unpacked.
+   */
+  private static boolean uses(ReadView view, SnapshotRecord r, long topId) {
+    return r.kind() != Kind.COMMITTED
+        && !storage(r).isBlock()
+        && !LayerExtraction.recognises(r)
+        && blockTop(view, r).map(t -> t.id() == topId).orElse(false);
+  }
+
+  /** Whether any container or view uses the device of block layer {@code top}. */
+  boolean inUse(SnapshotRecord top) {
+    return storage(top).isBlock()
+        && top.kind() == Kind.COMMITTED
+        && store.read(view -> view.all().stream().anyMatch(r -> uses(view, r, top.id())));
+  }
+
+  /** The block layers whose devices containers or views use now. */
+  List<Long> topsInUse() {
+    return store.read(
+        view -> {
+          Set<Long> tops = new HashSet<>();
+          for (SnapshotRecord r : view.all()) {
+            if (r.kind() != Kind.COMMITTED
+                && !storage(r).isBlock()
+                && !LayerExtraction.recognises(r)) {
+              blockTop(view, r).ifPresent(t -> tops.add(t.id()));
+            }
+          }
+          return List.copyOf(tops);
+        });
   }
 
   /**
-   * Unmounts and detaches the device of block layer {@code r} before its removal.
+   * Unmounts the filesystem of block layer {@code r}'s device before its removal and detaches the
+   * device. Call holding {@code r}'s device lock, and remove the record under it too.
    *
-   * @throws FailedPreconditionException if its filesystem is still in use
+   * @return the pending detach to record with the removal when the detach failed (the filesystem is
+   *     still in use elsewhere, e.g. in another mount namespace)
+   * @throws FailedPreconditionException if its filesystem is still in use at its own mount point
+   *     (then nothing changed)
    */
-  void releaseForRemoval(SnapshotRecord r) {
+  Optional<PendingDetach> releaseForRemoval(SnapshotRecord r) {
     if (!storage(r).isBlock()) {
-      return;
+      return Optional.empty();
     }
-    synchronized (deviceLocks.computeIfAbsent(r.id(), id -> new Object())) {
-      try {
-        mounter.unmount(layout.mountpoint(r.id()));
-      } catch (AttachException e) {
-        throw new FailedPreconditionException(
-            "snapshot " + r.key() + " still has its mountpoint in use: " + e.getMessage(), e);
-      }
-      if (!r.device().isEmpty()) {
-        try {
-          attacher.detach(r.id(), layout.config(r.id()), DETACH_DEADLINE);
-        } catch (AttachException e) {
-          // the record goes anyway; reconciliation at the next start detaches what is left
-          LOG.log(Level.WARNING, "could not detach the device of " + r.key(), e);
-        }
-      }
-      deviceLocks.remove(r.id());
+    devices.unmount(r.id(), r.key());
+    if (!devices.mayBeAttached(r)) {
+      return Optional.empty();
     }
+    return devices.detachOrPending(r.id(), r.device());
   }
 
   /**
    * After a container on an image is removed: with {@code autoRemoveDev}, unmounts and detaches the
-   * image's device if no other container uses it.
+   * image's device if no other container uses it. A detach that fails is retried (pending) while
+   * the device stays unused.
    */
   void releaseIfUnused(long topId) {
     if (!autoRemoveDev) {
       return;
     }
-    synchronized (deviceLocks.computeIfAbsent(topId, id -> new Object())) {
-      Optional<SnapshotRecord> top = store.read(view -> view.byId(topId));
-      if (top.isEmpty() || top.get().device().isEmpty()) {
-        return;
-      }
-      boolean used = store.read(view -> !users(view, topId).isEmpty());
-      if (used) {
-        return;
-      }
-      try {
-        mounter.unmount(layout.mountpoint(topId));
-        attacher.detach(topId, layout.config(topId), DETACH_DEADLINE);
-        store.write(tx -> tx.setStorage(top.get().key(), top.get().storageType(), ""));
-        LOG.info("detached the device of " + top.get().key() + ": no container uses it");
-      } catch (AttachException e) {
-        LOG.log(Level.WARNING, "could not release the device of " + top.get().key(), e);
-      }
-    }
-  }
-
-  /**
-   * Brings the kernel and the backstore in line with the metadata, after a restart or a reboot:
-   * devices no snapshot owns are detached, device records whose device is gone are cleared, and
-   * images that containers use are attached and mounted again. Failures are logged: each piece is
-   * retried on demand when a container needs it.
-   */
-  void reconcile() {
-    Map<Long, String> attached;
-    try {
-      attached = attacher.attached(DETACH_DEADLINE);
-    } catch (AttachException e) {
-      LOG.warning(
-          "cannot reconcile OverlayBD devices now ("
-              + e.getMessage()
-              + "); they are attached again when containers need them");
-      attached = null;
-    }
-    int detached = 0;
-    int cleared = 0;
-    int remounted = 0;
-    if (attached != null) {
-      for (Map.Entry<Long, String> a : attached.entrySet()) {
-        long id = a.getKey();
-        boolean owned =
-            store.read(view -> view.byId(id).map(r -> storage(r).isBlock()).orElse(false));
-        if (!owned) {
-          try {
-            attacher.detach(id, layout.config(id), DETACH_DEADLINE);
-            detached++;
-          } catch (AttachException e) {
-            LOG.log(Level.WARNING, "could not detach orphaned device " + a.getValue(), e);
+    devices.locked(
+        topId,
+        "release the device of snapshot " + topId,
+        () -> {
+          Optional<SnapshotRecord> top = store.read(view -> view.byId(topId));
+          if (top.isEmpty() || top.get().device().isEmpty() || inUse(top.get())) {
+            return null;
           }
-        }
-      }
-      Set<Long> present = new HashSet<>(attached.keySet());
-      List<SnapshotRecord> stale =
-          store.read(
-              view ->
-                  view.all().stream()
-                      .filter(r -> !r.device().isEmpty() && !present.contains(r.id()))
-                      .toList());
-      for (SnapshotRecord r : stale) {
-        if (mounter.isMounted(layout.mountpoint(r.id()))) {
-          mounter.detachLazily(layout.mountpoint(r.id()));
-        }
-        store.write(tx -> tx.setStorage(r.key(), r.storageType(), ""));
-        cleared++;
-      }
-    }
-    List<Long> inUse =
-        store.read(
-            view ->
-                view.all().stream()
-                    .filter(r -> storage(r).isBlock() && r.kind() == Kind.COMMITTED)
-                    .filter(r -> !users(view, r.id()).isEmpty())
-                    .map(SnapshotRecord::id)
-                    .toList());
-    for (long id : inUse) {
-      try {
-        ensureMounted(id);
-        remounted++;
-      } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "could not attach the device of snapshot " + id + " again", e);
-      }
-    }
-    if (detached + cleared + remounted > 0) {
-      LOG.info(
-          "reconciled OverlayBD devices: "
-              + detached
-              + " orphaned detached, "
-              + cleared
-              + " stale records cleared, "
-              + remounted
-              + " in use attached and mounted");
-    }
+          try {
+            devices.unmount(topId, top.get().key());
+          } catch (FailedPreconditionException e) {
+            LOG.log(Level.WARNING, "could not release the device of " + top.get().key(), e);
+            return null;
+          }
+          Optional<PendingDetach> pending = devices.detachOrPending(topId, top.get().device());
+          if (pending.isPresent()) {
+            devices.recordPending(pending.get());
+          } else {
+            devices.clearRecordedDevice(topId);
+            LOG.info("detached the device of " + top.get().key() + ": no container uses it");
+          }
+          return null;
+        });
   }
 }

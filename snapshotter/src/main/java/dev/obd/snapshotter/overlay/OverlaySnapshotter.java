@@ -23,6 +23,7 @@ import dev.obd.snapshotter.snapshots.Mount;
 import dev.obd.snapshotter.snapshots.Snapshotter;
 import dev.obd.snapshotter.snapshots.Usage;
 import dev.obd.snapshotter.storage.MetaStore;
+import dev.obd.snapshotter.storage.PendingDetach;
 import dev.obd.snapshotter.storage.ReadView;
 import dev.obd.snapshotter.storage.SnapshotRecord;
 import java.io.IOException;
@@ -65,8 +66,13 @@ public final class OverlaySnapshotter implements Snapshotter {
   private final SnapshotDirectories dirs;
   private final BlockLayers blocks;
   private final WritableDevices writable;
+  private final DeviceLifetime devices;
+  private final Reconciler reconciler;
 
   private final RootLock lock;
+
+  /** How many snapshots {@link #walk} reads under one lock. */
+  static final int WALK_BATCH = 256;
 
   /**
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
@@ -88,11 +94,15 @@ public final class OverlaySnapshotter implements Snapshotter {
       boolean asyncRemove,
       BlockLayers blocks,
       WritableDevices writable,
+      DeviceLifetime devices,
+      Reconciler reconciler,
       RootLock lock) {
     this.layout = layout;
     this.lock = lock;
     this.blocks = blocks;
     this.writable = writable;
+    this.devices = devices;
+    this.reconciler = reconciler;
     this.store = store;
     this.planner = planner;
     this.asyncRemove = asyncRemove;
@@ -118,39 +128,31 @@ public final class OverlaySnapshotter implements Snapshotter {
       MetaStore store = MetaStore.open(layout.metadataFile());
       store.reserveIdsThrough(dirs.removeTempDirsAndFindHighestId());
       DeviceAttacher attacher = block.attacher().apply(layout.snapshotsDir());
-      BlockMounter mounter = new BlockMounter();
+      DeviceLifetime devices = new DeviceLifetime(layout, store, attacher, new BlockMounter());
       BlockLayers blocks =
           new BlockLayers(
               layout,
               store,
-              attacher,
-              mounter,
+              devices,
               block.defaultFsType(),
               block.mirrors(),
               block.autoRemoveDev());
       WritableDevices writable =
-          new WritableDevices(layout, store, blocks, attacher, mounter, block.rwMode());
-      boolean anyBlock =
-          store.read(view -> view.all().stream().anyMatch(r -> BlockLayers.storage(r).isBlock()));
-      if (anyBlock) {
-        Thread reconcile =
-            new Thread(
-                () -> {
-                  blocks.reconcile();
-                  writable.reconcile();
-                },
-                "reconcile-devices");
-        reconcile.setDaemon(true);
-        reconcile.start();
-      }
-      return new OverlaySnapshotter(
-          layout,
-          store,
-          new MountPlanner(layout, overlayOptions),
-          asyncRemove,
-          blocks,
-          writable,
-          lock);
+          new WritableDevices(layout, store, blocks, devices, block.rwMode());
+      Reconciler reconciler = new Reconciler(store, devices, blocks, writable);
+      OverlaySnapshotter snapshotter =
+          new OverlaySnapshotter(
+              layout,
+              store,
+              new MountPlanner(layout, overlayOptions),
+              asyncRemove,
+              blocks,
+              writable,
+              devices,
+              reconciler,
+              lock);
+      reconciler.start();
+      return snapshotter;
     } catch (IOException | RuntimeException e) {
       lock.close();
       throw e;
@@ -170,15 +172,15 @@ public final class OverlaySnapshotter implements Snapshotter {
   private List<Mount> create(Kind kind, String key, String parent, Map<String, String> labels) {
     requireName("key", key);
     Map<String, String> stored = storedLabels(labels);
-    boolean unpack = stored.containsKey(Labels.SNAPSHOT_REF);
-    boolean accelerationLayer = unpack && "yes".equals(stored.get(Labels.ACCELERATION_LAYER));
+    boolean extraction = LayerExtraction.recognises(kind, key, stored);
+    boolean accelerationLayer = extraction && "yes".equals(stored.get(Labels.ACCELERATION_LAYER));
     if (kind == Kind.ACTIVE && !accelerationLayer) {
       Optional<RemoteLayer> remote = RemoteLayer.from(labels);
       if (remote.isPresent()) {
         commitRemoteLayer(key, parent, stored, remote.get());
       }
     }
-    if (!unpack && !parent.isEmpty()) {
+    if (!extraction && !parent.isEmpty()) {
       blocks.applyPrefetchLabels(parent, stored);
     }
     SnapshotRecord record =
@@ -189,7 +191,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
               Optional<SnapshotRecord> parentRecord =
                   parent.isEmpty() ? Optional.empty() : tx.get(parent);
-              RwMode mode = writable.modeOf(kind, parentRecord, stored);
+              RwMode mode = writable.modeOf(kind, key, parentRecord, stored);
               Path temp = dirs.createTemp(kind);
               try {
                 SnapshotRecord created =
@@ -215,14 +217,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
             });
     try {
-      if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
-        return writable.mounts(record, true);
-      }
-      if (accelerationLayer) {
-        // only its trace file is unpacked, into an empty directory
-        return planner.mountsOn(record.id(), kind, List.of());
-      }
-      return planner.mountsOn(record.id(), kind, blocks.lowerDirs(record));
+      return mountsOf(record, true);
     } catch (RuntimeException e) {
       // the device could not be attached: undo, so that containerd can simply retry
       if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
@@ -233,9 +228,33 @@ public final class OverlaySnapshotter implements Snapshotter {
     }
   }
 
+  /**
+   * The mounts of active snapshot or view {@code r}: its own writable device; a layer being
+   * unpacked on the plain {@code fs} directories below it (no device: what is unpacked into it does
+   * not need the content below, see {@link LayerExtraction}); an acceleration layer on nothing
+   * (only its trace file is unpacked); anything else on the directories below it, an image's
+   * device's mount point standing for its block layers.
+   *
+   * @param created whether {@code r} was just created (a new parentless writable device is
+   *     formatted then, and only then)
+   */
+  private List<Mount> mountsOf(SnapshotRecord r, boolean created) {
+    if (WritableDevices.modeOf(r) != RwMode.OVERLAYFS) {
+      return writable.mounts(r, created);
+    }
+    if (LayerExtraction.recognises(r)) {
+      if ("yes".equals(r.labels().get(Labels.ACCELERATION_LAYER))) {
+        return planner.mountsOn(r.id(), r.kind(), List.of());
+      }
+      List<Long> ancestors = store.read(view -> view.ancestorIds(r));
+      return planner.mounts(r.id(), r.kind(), ancestors);
+    }
+    return planner.mountsOn(r.id(), r.kind(), blocks.lowerDirs(r));
+  }
+
   private void releaseQuietly(SnapshotRecord record) {
     try {
-      writable.release(record);
+      writable.releaseAfterFailedCreate(record);
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not release the writable device of " + record.key(), e);
     }
@@ -303,14 +322,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
               return record;
             });
-    if (WritableDevices.modeOf(found) != RwMode.OVERLAYFS) {
-      return writable.mounts(found, false);
-    }
-    if (found.labels().containsKey(Labels.SNAPSHOT_REF)
-        && "yes".equals(found.labels().get(Labels.ACCELERATION_LAYER))) {
-      return planner.mountsOn(found.id(), found.kind(), List.of());
-    }
-    return planner.mountsOn(found.id(), found.kind(), blocks.lowerDirs(found));
+    return mountsOf(found, false);
   }
 
   @Override
@@ -399,23 +411,44 @@ public final class OverlaySnapshotter implements Snapshotter {
     if (store.read(view -> view.hasChildren(record.id()))) {
       throw new FailedPreconditionException("cannot remove snapshot with child");
     }
-    if (WritableDevices.modeOf(record) != RwMode.OVERLAYFS) {
-      writable.release(record);
-    } else {
-      blocks.releaseForRemoval(record);
-    }
+    boolean writableDevice = WritableDevices.modeOf(record) != RwMode.OVERLAYFS;
     Optional<Long> imageDevice =
         record.kind() == Kind.COMMITTED
             ? Optional.empty()
             : store.read(view -> BlockLayers.blockTop(view, record).map(SnapshotRecord::id));
-    List<Path> removals =
-        store.write(
-            tx -> {
-              tx.remove(key);
-              return asyncRemove ? List.<Path>of() : dirs.orphans(tx);
-            });
+    List<Path> removals;
+    if (writableDevice || BlockLayers.storage(record).isBlock()) {
+      // The device goes first, then the record, under the device's lock: no call can attach it
+      // again in between. A device whose detach fails stays on the pending list, with the record's
+      // removal in one transaction, and is retried until it goes.
+      removals =
+          devices.locked(
+              record.id(),
+              "remove snapshot " + key,
+              () -> {
+                Optional<PendingDetach> pending =
+                    writableDevice
+                        ? writable.releaseForRemoval(record)
+                        : blocks.releaseForRemoval(record);
+                List<Path> dirs = removeRecord(key, pending);
+                pending.ifPresent(p -> devices.pendingRecorded());
+                return dirs;
+              });
+    } else {
+      removals = removeRecord(key, Optional.empty());
+    }
     removals.forEach(dirs::deleteQuietly);
     imageDevice.ifPresent(blocks::releaseIfUnused);
+  }
+
+  /** Removes the record of {@code key} (and records {@code pending}) in one transaction. */
+  private List<Path> removeRecord(String key, Optional<PendingDetach> pending) {
+    return store.write(
+        tx -> {
+          tx.remove(key);
+          pending.ifPresent(tx::putPendingDetach);
+          return asyncRemove ? List.<Path>of() : dirs.orphans(tx);
+        });
   }
 
   @Override
@@ -461,20 +494,30 @@ public final class OverlaySnapshotter implements Snapshotter {
     } catch (FilterSyntaxException e) {
       throw new InvalidArgumentException(e.getMessage(), e);
     }
-    List<Info> matched =
-        store.read(
-            view -> {
-              List<Info> out = new ArrayList<>();
-              for (SnapshotRecord record : view.all()) {
-                Info info = info(view, record);
-                if (filter.matches(path -> field(info, path))) {
-                  out.add(info);
+    // In batches, each read under the lock and delivered outside it, so that memory stays bounded
+    // by the batch whatever the store holds, and a slow consumer never holds up writers. A
+    // snapshot removed between batches is left out; one added is not seen (its id is higher).
+    long[] ids = store.read(ReadView::ids);
+    for (int from = 0; from < ids.length; from += WALK_BATCH) {
+      int start = from;
+      int end = Math.min(ids.length, from + WALK_BATCH);
+      List<Info> matched =
+          store.read(
+              view -> {
+                List<Info> out = new ArrayList<>();
+                for (int i = start; i < end; i++) {
+                  Optional<SnapshotRecord> record = view.byId(ids[i]);
+                  if (record.isPresent()) {
+                    Info info = info(view, record.get());
+                    if (filter.matches(path -> field(info, path))) {
+                      out.add(info);
+                    }
+                  }
                 }
-              }
-              return out;
-            });
-    // Delivered outside the read lock: the consumer may block on a slow client.
-    matched.forEach(consumer);
+                return out;
+              });
+      matched.forEach(consumer);
+    }
   }
 
   @Override
@@ -509,9 +552,13 @@ public final class OverlaySnapshotter implements Snapshotter {
   @Override
   public void close() {
     try {
-      store.close();
+      reconciler.close();
     } finally {
-      lock.close();
+      try {
+        store.close();
+      } finally {
+        lock.close();
+      }
     }
   }
 

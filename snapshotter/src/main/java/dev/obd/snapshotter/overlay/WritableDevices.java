@@ -1,13 +1,15 @@
 package dev.obd.snapshotter.overlay;
 
+import dev.obd.image.FileByteSource;
 import dev.obd.image.config.ImageConfig;
+import dev.obd.image.config.LowerConfig;
 import dev.obd.image.config.UpperConfig;
+import dev.obd.image.layer.Layer;
+import dev.obd.image.layer.LayerReader;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.lsmt.WritableLayer;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
 import dev.obd.snapshotter.device.AttachException;
-import dev.obd.snapshotter.device.BlockMounter;
-import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.device.Mkfs;
 import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
@@ -18,6 +20,7 @@ import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.snapshots.Mount;
 import dev.obd.snapshotter.storage.MetaStore;
+import dev.obd.snapshotter.storage.PendingDetach;
 import dev.obd.snapshotter.storage.SnapshotRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,7 +32,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -58,36 +60,34 @@ final class WritableDevices {
   private final SnapshotLayout layout;
   private final MetaStore store;
   private final BlockLayers blocks;
-  private final DeviceAttacher attacher;
-  private final BlockMounter mounter;
+  private final DeviceLifetime devices;
   private final RwMode defaultMode;
-  private final Map<Long, Object> locks = new ConcurrentHashMap<>();
 
   WritableDevices(
       SnapshotLayout layout,
       MetaStore store,
       BlockLayers blocks,
-      DeviceAttacher attacher,
-      BlockMounter mounter,
+      DeviceLifetime devices,
       RwMode defaultMode) {
     this.layout = layout;
     this.store = store;
     this.blocks = blocks;
-    this.attacher = attacher;
-    this.mounter = mounter;
+    this.devices = devices;
     this.defaultMode = defaultMode;
   }
 
   /**
-   * The mode of a new snapshot, as upstream decides it: only a container's rootfs (an active
-   * snapshot that is no layer being unpacked) on an OverlayBD image, or on nothing, can be
-   * writable; its label wins over the configured {@code rwMode}. Views are always read-only
-   * (upstream would give a view its own writable device, which nobody can write).
+   * The mode of a new snapshot: only a container's rootfs on an OverlayBD image, or on nothing, can
+   * be writable; its label wins over the configured {@code rwMode}. A layer being unpacked never
+   * is, however containerd marks it ({@link LayerExtraction}: upstream recognises only the labels,
+   * which containerd 1.6's {@code ctr images pull} does not send, and so formats a writable device
+   * for each layer and unpacks the layer into it). Views are always read-only (upstream would give
+   * a view its own writable device, which nobody can write).
    */
-  RwMode modeOf(Kind kind, Optional<SnapshotRecord> parent, Map<String, String> labels) {
+  RwMode modeOf(
+      Kind kind, String key, Optional<SnapshotRecord> parent, Map<String, String> labels) {
     if (kind != Kind.ACTIVE
-        || labels.containsKey(Labels.SNAPSHOT_REF)
-        || "image".equals(labels.get(Labels.SNAPSHOT_TYPE))
+        || LayerExtraction.recognises(kind, key, labels)
         || (parent.isPresent() && !BlockLayers.storage(parent.get()).isBlock())) {
       return RwMode.OVERLAYFS;
     }
@@ -129,6 +129,13 @@ final class WritableDevices {
    * Creates, in the directory {@code temp} that becomes snapshot {@code r}'s, the block directory,
    * an empty writable layer and the device's config.v1.json: the parent image's lowers under this
    * upper. Without a parent, a fresh disk of the {@code vsize} label's size (default 64 GB).
+   *
+   * <p>The writable layer's headers say the size of the disk, as {@code overlaybd-create} writes
+   * them: the image's virtual size when the image's layers are on this machine (read from the
+   * topmost layer that states one, the rule by which overlaybd sizes a stack). For an image whose
+   * layers are still remote it is not known here without a registry round trip; the headers then
+   * say 0 and the backstore records the size in both at the first attach, as overlaybd-tcmu does.
+   * The config's {@code upper.vsize} stays as upstream writes it (0 with a parent).
    */
   void createFiles(Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent) {
     try {
@@ -136,17 +143,18 @@ final class WritableDevices {
       long id = r.id();
       int vsizeGb = parent.isPresent() ? 0 : vsizeGb(r.labels());
       Path block = temp.resolve("block");
-      WritableLayer.create(
-              block.resolve(DATA),
-              block.resolve(INDEX),
-              vsizeGb * (1L << 30),
-              LayerUuid.random(),
-              LayerUuid.NIL)
-          .close();
       ImageConfig base =
           parent.isPresent()
               ? blocks.readConfig(parent.get().id())
               : ImageConfig.of("", List.of(), layout.resultFile(id).toString());
+      long virtualSize = parent.isPresent() ? localVirtualSize(base) : vsizeGb * (1L << 30);
+      WritableLayer.create(
+              block.resolve(DATA),
+              block.resolve(INDEX),
+              virtualSize,
+              LayerUuid.random(),
+              LayerUuid.NIL)
+          .close();
       ImageConfig config =
           new ImageConfig(
               base.repoBlobUrl(),
@@ -163,6 +171,36 @@ final class WritableDevices {
     } catch (IOException e) {
       throw new UncheckedIOException("create the writable layer of " + r.key(), e);
     }
+  }
+
+  /**
+   * The virtual size of the disk {@code image}'s lowers make: that of the topmost layer stating one
+   * (&gt; 0), or 0 when a layer above it is not on this machine (a remote layer not downloaded).
+   */
+  static long localVirtualSize(ImageConfig image) throws IOException {
+    List<LowerConfig> lowers = image.lowers();
+    for (int i = lowers.size() - 1; i >= 0; i--) {
+      Optional<Path> file = lowers.get(i).resolveLocalFile();
+      if (file.isEmpty()) {
+        return 0;
+      }
+      FileByteSource source = FileByteSource.open(file.get());
+      Layer layer;
+      try {
+        layer = LayerReader.open(source);
+      } catch (IOException | RuntimeException e) {
+        source.close();
+        // the attach will say what is wrong with the layer; its size is not known here
+        LOG.log(Level.WARNING, "cannot read the virtual size of " + file.get(), e);
+        return 0;
+      }
+      try (layer) {
+        if (layer.virtualSize() > 0) {
+          return layer.virtualSize();
+        }
+      }
+    }
+    return 0;
   }
 
   private static int vsizeGb(Map<String, String> labels) {
@@ -184,54 +222,47 @@ final class WritableDevices {
   List<Mount> mounts(SnapshotRecord r, boolean fresh) {
     RwMode mode = modeOf(r);
     long id = r.id();
-    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
-      Path mountpoint = layout.mountpoint(id);
-      if (mode == RwMode.DIR && mounter.isMounted(mountpoint)) {
-        return List.of(Mount.bind(mountpoint.toString(), false));
-      }
-      try {
-        String device = currentDevice(r);
-        BlockLayers.FsSpec fs = blocks.fsSpec(fsLabels(r));
-        if (device == null) {
-          device = attacher.attach(id, layout.config(id), BlockLayers.ATTACH_DEADLINE);
-          Files.writeString(layout.backstoreMark(id), device);
-          String attached = device;
-          store.write(tx -> tx.setStorage(r.key(), r.storageType(), attached));
-          if (fresh && !r.hasParent()) {
-            Mkfs.format(device, fs.type(), fs.mkfsOptions(), MKFS_DEADLINE);
+    return devices.locked(
+        id,
+        "attach the writable device of snapshot " + id,
+        () -> {
+          Path mountpoint = layout.mountpoint(id);
+          if (mode == RwMode.DIR && devices.isMounted(id)) {
+            return List.of(Mount.bind(mountpoint.toString(), false));
           }
-        }
-        String type = mounter.detectFsType(device, fs.type());
-        if (mode == RwMode.DEV) {
-          List<String> options = new ArrayList<>(List.of("rw"));
-          if (!fs.mountOptions().isEmpty()) {
-            options.addAll(List.of(fs.mountOptions().split(",")));
+          try {
+            BlockLayers.FsSpec fs = blocks.fsSpec(fsLabels(r));
+            Optional<String> current = devices.current(r);
+            String device;
+            if (current.isPresent()) {
+              device = current.get();
+            } else {
+              device = devices.attach(r);
+              if (fresh && !r.hasParent()) {
+                Mkfs.format(device, fs.type(), fs.mkfsOptions(), MKFS_DEADLINE);
+              }
+            }
+            String type = devices.detectFsType(device, fs.type());
+            if (mode == RwMode.DEV) {
+              List<String> options = new ArrayList<>(List.of("rw"));
+              if (!fs.mountOptions().isEmpty()) {
+                options.addAll(List.of(fs.mountOptions().split(",")));
+              }
+              return List.of(new Mount(type, device, options));
+            }
+            devices.mount(id, device, type, fs.mountOptions(), false);
+            return List.of(Mount.bind(mountpoint.toString(), false));
+          } catch (AttachException | IOException e) {
+            throw new UnavailableException(
+                "attach the writable device of snapshot "
+                    + id
+                    + " ("
+                    + r.key()
+                    + "): "
+                    + e.getMessage(),
+                e);
           }
-          return List.of(new Mount(type, device, options));
-        }
-        mounter.mount(device, mountpoint, type, fs.mountOptions(), false);
-        return List.of(Mount.bind(mountpoint.toString(), false));
-      } catch (AttachException | IOException e) {
-        throw new UnavailableException(
-            "attach the writable device of snapshot "
-                + id
-                + " ("
-                + r.key()
-                + "): "
-                + e.getMessage(),
-            e);
-      }
-    }
-  }
-
-  /** The device recorded for {@code r} if it is still attached, else null. */
-  private String currentDevice(SnapshotRecord r) throws AttachException {
-    String device = store.read(view -> view.byId(r.id()).map(SnapshotRecord::device).orElse(""));
-    if (device.isEmpty()) {
-      return null;
-    }
-    String attached = attacher.attached(BlockLayers.DETACH_DEADLINE).get(r.id());
-    return device.equals(attached) ? device : null;
+        });
   }
 
   /** The labels that say the device's filesystem: the image's top layer's, or its own. */
@@ -246,51 +277,71 @@ final class WritableDevices {
    * overlaybd-commit --seal} and rename do. Safe to repeat after a crash in between.
    *
    * @throws FailedPreconditionException while its filesystem is still mounted by someone
+   * @throws UnavailableException when its device cannot be detached (nothing is sealed then)
    */
   void seal(SnapshotRecord r) {
     long id = r.id();
-    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
-      release(r);
-      Path data = layout.block(id).resolve(DATA);
-      Path index = layout.block(id).resolve(INDEX);
-      Path sealed = layout.fs(id).resolve(SEALED);
-      try {
-        if (Files.exists(data)) {
-          WritableLayer.open(data, index).seal();
-          Files.move(data, sealed, StandardCopyOption.ATOMIC_MOVE);
-        } else if (!Files.exists(sealed)) {
-          throw new NotFoundException(
-              "the writable layer of " + r.key() + " is gone: neither " + data + " nor " + sealed);
-        }
-        Files.deleteIfExists(index);
-      } catch (IOException e) {
-        throw new UncheckedIOException("seal the writable layer of " + r.key(), e);
-      }
-    }
+    devices.locked(
+        id,
+        "seal the writable layer of snapshot " + id,
+        () -> {
+          devices.unmount(id, r.key());
+          try {
+            devices.detach(id);
+          } catch (AttachException e) {
+            throw new UnavailableException(
+                "detach the writable device of " + r.key() + ": " + e.getMessage(), e);
+          }
+          devices.clearRecordedDevice(id);
+          Path data = layout.block(id).resolve(DATA);
+          Path index = layout.block(id).resolve(INDEX);
+          Path sealed = layout.fs(id).resolve(SEALED);
+          try {
+            if (Files.exists(data)) {
+              WritableLayer.open(data, index).seal();
+              Files.move(data, sealed, StandardCopyOption.ATOMIC_MOVE);
+            } else if (!Files.exists(sealed)) {
+              throw new NotFoundException(
+                  "the writable layer of "
+                      + r.key()
+                      + " is gone: neither "
+                      + data
+                      + " nor "
+                      + sealed);
+            }
+            Files.deleteIfExists(index);
+          } catch (IOException e) {
+            throw new UncheckedIOException("seal the writable layer of " + r.key(), e);
+          }
+          return null;
+        });
   }
 
   /**
-   * Unmounts and detaches the device of writable snapshot {@code r}.
+   * Unmounts and detaches the device of writable snapshot {@code r} before its removal. Call
+   * holding {@code r}'s device lock, and remove the record under it too.
    *
-   * @throws FailedPreconditionException while its filesystem is still in use
+   * @return the pending detach to record with the removal when the detach failed
+   * @throws FailedPreconditionException while its filesystem is still in use at its mount point
    */
-  void release(SnapshotRecord r) {
-    long id = r.id();
-    synchronized (locks.computeIfAbsent(id, k -> new Object())) {
-      try {
-        mounter.unmount(layout.mountpoint(id));
-      } catch (AttachException e) {
-        throw new FailedPreconditionException(
-            "snapshot " + r.key() + " still has its mountpoint in use: " + e.getMessage(), e);
-      }
-      try {
-        attacher.detach(id, layout.config(id), BlockLayers.DETACH_DEADLINE);
-      } catch (AttachException e) {
-        throw new UnavailableException(
-            "detach the writable device of " + r.key() + ": " + e.getMessage(), e);
-      }
-      store.write(tx -> tx.get(r.key()).map(cur -> tx.setStorage(r.key(), cur.storageType(), "")));
-    }
+  Optional<PendingDetach> releaseForRemoval(SnapshotRecord r) {
+    devices.unmount(r.id(), r.key());
+    return devices.detachOrPending(r.id(), r.device());
+  }
+
+  /**
+   * Undoes the device of a writable snapshot whose creation failed: unmounts and detaches it, a
+   * failed detach becoming pending.
+   */
+  void releaseAfterFailedCreate(SnapshotRecord r) {
+    devices.locked(
+        r.id(),
+        "release the writable device of snapshot " + r.id(),
+        () -> {
+          devices.unmount(r.id(), r.key());
+          devices.detachOrPending(r.id(), r.device()).ifPresent(devices::recordPending);
+          return null;
+        });
   }
 
   /** Disk usage of an active writable snapshot: its {@code fs} and its writable layer. */
@@ -306,8 +357,12 @@ final class WritableDevices {
     return new DiskUsage(bytes, inodes);
   }
 
-  /** After a restart or reboot: attaches (and in dir mode mounts) every writable device again. */
-  void reconcile() {
+  /**
+   * After a restart or reboot: attaches (and in dir mode mounts) every writable device again.
+   *
+   * @return how many were restored
+   */
+  int restoreAll() {
     List<SnapshotRecord> writable =
         store.read(view -> view.all().stream().filter(r -> modeOf(r) != RwMode.OVERLAYFS).toList());
     int done = 0;
@@ -319,8 +374,6 @@ final class WritableDevices {
         LOG.log(Level.WARNING, "could not attach the writable device of " + r.key() + " again", e);
       }
     }
-    if (done > 0) {
-      LOG.info("reconciled " + done + " writable OverlayBD device(s)");
-    }
+    return done;
   }
 }

@@ -49,7 +49,8 @@ class TcmuAttacherTest {
             "symlink " + tpgt + "/lun/lun_0/dev_128 -> " + dev,
             "write /sys/block/sdb/device/timeout = 2147483");
     assertThat(Files.readString(block.resolve("init-debug.log"))).isEqualTo("success");
-    assertThat(a.attached(Duration.ofSeconds(1))).containsEntry(128L, "/dev/sdb");
+    assertThat(a.attached(Duration.ofSeconds(1)))
+        .containsEntry(128L, AttachedDevice.healthy("/dev/sdb"));
     assertThat(a.attach(128, config, Duration.ofSeconds(5))).as("idempotent").isEqualTo("/dev/sdb");
   }
 

@@ -80,17 +80,22 @@ final class TcmuAttacherVmGuest {
     Files.copy(mnt.resolve("payload.bin"), out.resolve("payload-read.bin"));
 
     report.put("again", attacher.attach(ID, image, ATTACH_DEADLINE));
-    report.put("attached", new TreeMap<>(attacher.attached(Duration.ofSeconds(10))).toString());
+    report.put("attached", devices(attacher.attached(Duration.ofSeconds(10))));
 
     Mounts.run(List.of("umount", mnt.toString()), null);
     report.put("unmounted", device);
     attacher.detach(ID, image, Duration.ofSeconds(60));
     report.put("objects-after-detach", objects());
     report.put("disk-after-detach", awaitGone(sysfs, Duration.ofSeconds(30)) ? "gone" : "present");
-    report.put(
-        "attached-after-detach",
-        new TreeMap<>(attacher.attached(Duration.ofSeconds(10))).toString());
+    report.put("attached-after-detach", devices(attacher.attached(Duration.ofSeconds(10))));
     report.put("done", "");
+  }
+
+  /** The devices of {@code attached}, by snapshot id, as text: {@code {id=/dev/sdX}}. */
+  private static String devices(java.util.Map<Long, AttachedDevice> attached) {
+    TreeMap<Long, String> out = new TreeMap<>();
+    attached.forEach((id, a) -> out.put(id, a.device()));
+    return out.toString();
   }
 
   /**

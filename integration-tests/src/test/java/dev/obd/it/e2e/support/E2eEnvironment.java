@@ -22,7 +22,7 @@ public final class E2eEnvironment implements AutoCloseable {
   public final Path dir;
   public final LocalRegistry registry;
   public final Containerd containerd;
-  private final ChildProcess backstore;
+  private ChildProcess backstore;
   private final String[] daemonArgs;
   private SnapshotterDaemon daemon;
 
@@ -122,6 +122,34 @@ public final class E2eEnvironment implements AutoCloseable {
     return Backstore.socket(dir.resolve("backstore"));
   }
 
+  /**
+   * Stops obd-backstore (SIGTERM) without removing its devices: as at a reboot, or a crash of the
+   * data plane.
+   */
+  public void stopBackstore() {
+    if (backstore == null) {
+      throw new IllegalStateException("this environment has no backstore");
+    }
+    backstore.terminate(Duration.ofSeconds(30));
+  }
+
+  /** Starts obd-backstore again on the same directories, after {@link #stopBackstore}. */
+  public void startBackstore() throws IOException {
+    if (backstore == null || backstore.isAlive()) {
+      throw new IllegalStateException("the backstore is running or absent");
+    }
+    backstore = Backstore.start(dir.resolve("backstore"));
+  }
+
+  /** A test stopped the backstore and failed: start it, so that it removes its devices. */
+  private void restartBackstoreForCleanup() {
+    try {
+      backstore = Backstore.start(dir.resolve("backstore"));
+    } catch (IOException | RuntimeException e) {
+      System.err.println("could not start obd-backstore again to remove its devices: " + e);
+    }
+  }
+
   /** Stops obd-snapshotter (SIGTERM) and starts it again on the same root and socket. */
   public void restartDaemon() {
     int code = daemon.stop();
@@ -184,6 +212,9 @@ public final class E2eEnvironment implements AutoCloseable {
       } finally {
         Containerd.unmountBelow(dir.resolve("obd-root"));
         if (backstore != null) {
+          if (!backstore.isAlive()) {
+            restartBackstoreForCleanup();
+          }
           Backstore.stop(backstore, dir.resolve("backstore"));
         }
         registry.close();
