@@ -3,7 +3,6 @@ package dev.obd.snapshotter.api;
 import com.google.protobuf.Empty;
 import dev.obd.proto.containerd.snapshots.v1.CleanupRequest;
 import dev.obd.proto.containerd.snapshots.v1.CommitSnapshotRequest;
-import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.proto.containerd.snapshots.v1.ListSnapshotsRequest;
 import dev.obd.proto.containerd.snapshots.v1.ListSnapshotsResponse;
 import dev.obd.proto.containerd.snapshots.v1.MountsRequest;
@@ -24,7 +23,7 @@ import dev.obd.snapshotter.snapshots.Snapshotter;
 import dev.obd.snapshotter.snapshots.Usage;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -37,6 +36,13 @@ import java.util.function.Supplier;
 public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
   /** containerd sends List results in messages of this many infos. */
   static final int LIST_BATCH = 100;
+
+  /**
+   * ...and we in messages of at most about this many bytes, far below what gRPC clients accept by
+   * default (4 MiB in grpc-go and grpc-java): 100 snapshots with labels as large as containerd
+   * allows would make a message of 6 MB.
+   */
+  static final int LIST_BATCH_BYTES = 1 << 20;
 
   private final Snapshotter snapshotter;
 
@@ -126,32 +132,15 @@ public final class SnapshotsService extends SnapshotsGrpc.SnapshotsImplBase {
   public void list(ListSnapshotsRequest r, StreamObserver<ListSnapshotsResponse> out) {
     ServerCallStreamObserver<ListSnapshotsResponse> call =
         (ServerCallStreamObserver<ListSnapshotsResponse>) out;
+    Iterator<List<dev.obd.snapshotter.snapshots.Info>> walk;
     try {
-      List<Info> batch = new ArrayList<>(LIST_BATCH);
-      snapshotter.walk(
-          r.getFiltersList(),
-          info -> {
-            if (call.isCancelled()) {
-              return; // the client went away; drop the rest quietly
-            }
-            batch.add(ProtoConverter.info(info));
-            if (batch.size() == LIST_BATCH) {
-              call.onNext(ListSnapshotsResponse.newBuilder().addAllInfo(batch).build());
-              batch.clear();
-            }
-          });
-      if (call.isCancelled()) {
-        return;
-      }
-      if (!batch.isEmpty()) {
-        call.onNext(ListSnapshotsResponse.newBuilder().addAllInfo(batch).build());
-      }
-      call.onCompleted();
+      walk = snapshotter.walk(r.getFiltersList());
     } catch (RuntimeException | Error e) {
-      if (!call.isCancelled()) {
-        call.onError(ErrorMapping.toStatus(e));
-      }
+      call.onError(ErrorMapping.toStatus(e));
+      return;
     }
+    // gRPC runs it once now (the call is ready) and again whenever the client can take more
+    call.setOnReadyHandler(new ListStreamer(call, walk));
   }
 
   @Override

@@ -33,10 +33,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -71,8 +71,11 @@ public final class OverlaySnapshotter implements Snapshotter {
 
   private final RootLock lock;
 
-  /** How many snapshots {@link #walk} reads under one lock. */
+  /** How many snapshots {@link #walk} reads under one lock, at most. */
   static final int WALK_BATCH = 256;
+
+  /** How many bytes of labels {@link #walk} holds in one batch, at most (about). */
+  static final long WALK_BATCH_LABEL_BYTES = 1 << 20;
 
   /**
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
@@ -487,37 +490,67 @@ public final class OverlaySnapshotter implements Snapshotter {
   }
 
   @Override
-  public void walk(List<String> filters, Consumer<Info> consumer) {
+  public Iterator<List<Info>> walk(List<String> filters) {
     Filter filter;
     try {
       filter = Filter.parseAny(filters);
     } catch (FilterSyntaxException e) {
       throw new InvalidArgumentException(e.getMessage(), e);
     }
-    // In batches, each read under the lock and delivered outside it, so that memory stays bounded
-    // by the batch whatever the store holds, and a slow consumer never holds up writers. A
-    // snapshot removed between batches is left out; one added is not seen (its id is higher).
     long[] ids = store.read(ReadView::ids);
-    for (int from = 0; from < ids.length; from += WALK_BATCH) {
-      int start = from;
-      int end = Math.min(ids.length, from + WALK_BATCH);
-      List<Info> matched =
-          store.read(
-              view -> {
-                List<Info> out = new ArrayList<>();
-                for (int i = start; i < end; i++) {
-                  Optional<SnapshotRecord> record = view.byId(ids[i]);
-                  if (record.isPresent()) {
-                    Info info = info(view, record.get());
-                    if (filter.matches(path -> field(info, path))) {
-                      out.add(info);
-                    }
-                  }
+    return new Iterator<>() {
+      private int next;
+      private List<Info> ahead;
+
+      @Override
+      public boolean hasNext() {
+        while (ahead == null && next < ids.length) {
+          List<Info> batch = readBatch();
+          if (!batch.isEmpty()) {
+            ahead = batch;
+          }
+        }
+        return ahead != null;
+      }
+
+      @Override
+      public List<Info> next() {
+        if (!hasNext()) {
+          throw new java.util.NoSuchElementException();
+        }
+        List<Info> batch = ahead;
+        ahead = null;
+        return batch;
+      }
+
+      /** Reads from {@code next} on, under the lock, at most one batch's worth. */
+      private List<Info> readBatch() {
+        return store.read(
+            view -> {
+              List<Info> out = new ArrayList<>();
+              long labelBytes = 0;
+              while (next < ids.length
+                  && out.size() < WALK_BATCH
+                  && labelBytes < WALK_BATCH_LABEL_BYTES) {
+                Optional<SnapshotRecord> record = view.byId(ids[next++]);
+                if (record.isPresent() && filter.matches(path -> field(view, record.get(), path))) {
+                  Info info = info(view, record.get());
+                  out.add(info);
+                  labelBytes += labelBytes(info.labels());
                 }
-                return out;
-              });
-      matched.forEach(consumer);
+              }
+              return out;
+            });
+      }
+    };
+  }
+
+  private static long labelBytes(Map<String, String> labels) {
+    long n = 0;
+    for (Map.Entry<String, String> e : labels.entrySet()) {
+      n += e.getKey().length() + e.getValue().length();
     }
+    return n;
   }
 
   @Override
@@ -567,15 +600,15 @@ public final class OverlaySnapshotter implements Snapshotter {
   }
 
   /** The value at a filter field path, as containerd's snapshot filter adaptor defines it. */
-  private static String field(Info info, List<String> path) {
+  private static String field(ReadView view, SnapshotRecord r, List<String> path) {
     return switch (path.get(0)) {
-      case "kind" -> info.kind().filterName();
-      case "name" -> info.name();
-      case "parent" -> info.parent();
+      case "kind" -> r.kind().filterName();
+      case "name" -> r.key();
+      case "parent" -> view.parentKey(r);
       case "labels" ->
-          info.labels().isEmpty()
+          r.labels().isEmpty()
               ? null
-              : info.labels().get(String.join(".", path.subList(1, path.size())));
+              : r.labels().get(String.join(".", path.subList(1, path.size())));
       default -> null;
     };
   }

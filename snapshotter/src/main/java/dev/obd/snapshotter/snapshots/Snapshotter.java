@@ -1,6 +1,7 @@
 package dev.obd.snapshotter.snapshots;
 
 import dev.obd.snapshotter.errdefs.SnapshotterException;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -38,8 +39,20 @@ public interface Snapshotter extends AutoCloseable {
    */
   Info update(Info info, List<String> fieldPaths);
 
+  /**
+   * The snapshots matching any of {@code filters} (all when empty), batch by batch: each {@code
+   * next()} reads one bounded batch, so that a walk holds little memory whatever the store holds,
+   * and a caller may stop or pause between batches. Batches are never empty. A snapshot removed
+   * before its batch is read is left out, one created after the walk began is not seen.
+   *
+   * @throws dev.obd.snapshotter.errdefs.InvalidArgumentException at once for a malformed filter
+   */
+  Iterator<List<Info>> walk(List<String> filters);
+
   /** Calls {@code consumer} for each snapshot matching any of {@code filters} (all when empty). */
-  void walk(List<String> filters, Consumer<Info> consumer);
+  default void walk(List<String> filters, Consumer<Info> consumer) {
+    walk(filters).forEachRemaining(batch -> batch.forEach(consumer));
+  }
 
   Usage usage(String key);
 

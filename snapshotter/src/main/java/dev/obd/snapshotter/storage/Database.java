@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import java.util.function.LongPredicate;
 
 /**
  * The durable half of the metadata store: one SQLite connection in WAL mode with {@code
@@ -148,25 +149,25 @@ final class Database implements AutoCloseable {
    * {@code decodeLabels} says there is room for labels of that many bytes (of JSON); the others get
    * labels read from the database when used.
    */
-  void loadAll(Consumer<SnapshotRecord> sink, java.util.function.LongPredicate decodeLabels) {
+  void loadAll(Consumer<SnapshotRecord> sink, LongPredicate decodeLabels) {
     try (Statement s = conn.createStatement();
         ResultSet rs =
             s.executeQuery(
-                "SELECT id, key, parent_id, kind, labels, created_ns, updated_ns, usage_size,"
-                    + " usage_inodes, storage_type, coalesce(device, '') FROM snapshots")) {
+                "SELECT id, key, parent_id, kind, length(labels), created_ns, updated_ns,"
+                    + " usage_size, usage_inodes, storage_type, coalesce(device, ''), labels"
+                    + " FROM snapshots")) {
       while (rs.next()) {
         long id = rs.getLong(1);
-        long parent = rs.getLong(3);
-        String json = rs.getString(5);
+        // only the labels that fit are read at all (a NULL parent reads as 0)
         Map<String, String> labels =
-            decodeLabels.test(json.length())
-                ? decodeLabels(json)
+            decodeLabels.test(rs.getLong(5))
+                ? decodeLabels(rs.getString(12))
                 : new SpilledLabels(id, this::loadLabels);
         sink.accept(
             new SnapshotRecord(
                 id,
                 rs.getString(2),
-                rs.wasNull() ? 0 : parent,
+                rs.getLong(3),
                 Kind.fromCode(rs.getInt(4)),
                 labels,
                 instant(rs.getLong(6)),
