@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.snapshotter.config.SnapshotterConfig.Exporter;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -94,14 +95,14 @@ public final class ConfigLoader {
         r.oneOf("writableLayerType", d.writableLayerType(), Set.of("append", "sparse"));
     Exporter exporter = r.exporter(d.exporter());
     List<MirrorRegistry> mirrors = r.mirrors();
-    String defaultFsType =
-        r.matching("defaultFsType", d.defaultFsType(), FS_TYPE, "a filesystem type");
+    String defaultFsType = r.oneOf("defaultFsType", d.defaultFsType(), BlobFsType.FILESYSTEMS);
     String rootfsQuota = r.matching("rootfsQuota", d.rootfsQuota(), QUOTA, "a size such as 20g");
     int tenant = r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE);
     List<String> turbo = r.turboFsTypes();
     String runtimeType = r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker"));
     String attacher = r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd"));
     Path backstoreAddress = r.absolutePath("backstoreAddress", d.backstoreAddress());
+    Path recordTraceDir = r.absolutePath("recordTraceDir", d.recordTraceDir());
     r.warnUnknown(
         "",
         (ObjectNode) tree,
@@ -122,7 +123,8 @@ public final class ConfigLoader {
             "turboFsType",
             "runtimeType",
             "attacher",
-            "backstoreAddress"));
+            "backstoreAddress",
+            "recordTraceDir"));
     SnapshotterConfig config =
         new SnapshotterConfig(
             root,
@@ -141,7 +143,8 @@ public final class ConfigLoader {
             turbo,
             runtimeType,
             attacher,
-            backstoreAddress);
+            backstoreAddress,
+            recordTraceDir);
     return new Loaded(config, file, List.copyOf(r.warnings));
   }
 

@@ -11,9 +11,11 @@ import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.errdefs.UnavailableException;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
+import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.storage.MetaStore;
 import dev.obd.snapshotter.storage.ReadView;
@@ -55,6 +57,7 @@ final class BlockLayers {
   private final DeviceAttacher attacher;
   private final BlockMounter mounter;
   private final String defaultFsType;
+  private final TraceDirectory traces;
   private final List<MirrorRegistry> mirrors;
   private final boolean autoRemoveDev;
   private final Map<Long, Object> deviceLocks = new ConcurrentHashMap<>();
@@ -65,6 +68,7 @@ final class BlockLayers {
       DeviceAttacher attacher,
       BlockMounter mounter,
       String defaultFsType,
+      TraceDirectory traces,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev) {
     this.layout = layout;
@@ -72,6 +76,7 @@ final class BlockLayers {
     this.attacher = attacher;
     this.mounter = mounter;
     this.defaultFsType = defaultFsType;
+    this.traces = traces;
     this.mirrors = List.copyOf(mirrors);
     this.autoRemoveDev = autoRemoveDev;
   }
@@ -130,8 +135,8 @@ final class BlockLayers {
    * replays it; otherwise neither. A device attached already keeps the settings it was attached
    * with.
    *
-   * @throws InvalidArgumentException when the trace path is not an absolute, normal path of an
-   *     existing regular file
+   * @throws InvalidArgumentException when the trace path is not an existing regular file inside the
+   *     record-trace directory (see {@link TraceDirectory})
    */
   void applyPrefetchLabels(String parentKey, Map<String, String> labels) {
     Optional<SnapshotRecord> top =
@@ -143,13 +148,8 @@ final class BlockLayers {
       return;
     }
     boolean acceleration = "yes".equals(top.get().labels().get(Labels.ACCELERATION_LAYER));
-    String trace = "";
-    if (!acceleration && "yes".equals(labels.get(Labels.RECORD_TRACE))) {
-      trace = labels.getOrDefault(Labels.RECORD_TRACE_PATH, "");
-      if (!trace.isEmpty()) {
-        requireTraceFile(trace);
-      }
-    }
+    String requested = traces.fileFor(labels); // checked also where unused: one answer everywhere
+    String trace = acceleration ? "" : requested;
     long id = top.get().id();
     synchronized (deviceLocks.computeIfAbsent(id, k -> new Object())) {
       ImageConfig current = readConfig(id);
@@ -166,26 +166,6 @@ final class BlockLayers {
               trace,
               current.download()),
           layout.config(id));
-    }
-  }
-
-  private static void requireTraceFile(String trace) {
-    Path path;
-    try {
-      path = Path.of(trace);
-    } catch (java.nio.file.InvalidPathException e) {
-      path = null;
-    }
-    if (path == null
-        || !path.isAbsolute()
-        || !path.normalize().equals(path)
-        || !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      throw new InvalidArgumentException(
-          "label "
-              + Labels.RECORD_TRACE_PATH
-              + ": \""
-              + trace
-              + "\" is not an absolute path of an existing regular file");
     }
   }
 
@@ -259,13 +239,13 @@ final class BlockLayers {
           store
               .read(view -> view.byId(topId))
               .orElseThrow(() -> new NotFoundException("block layer " + topId + " is gone"));
+      BlobFsType declared = fsType(top.labels());
       try {
         String device = attacher.attach(topId, layout.config(topId), ATTACH_DEADLINE);
         Files.writeString(layout.backstoreMark(topId), device);
         store.write(tx -> tx.setStorage(top.key(), top.storageType(), device));
-        FsSpec fs = fsSpec(top.labels());
-        mounter.mount(
-            device, mountpoint, mounter.detectFsType(device, fs.type()), fs.mountOptions(), true);
+        BlobFsType fs = declared.asDetected(mounter.detectFsType(device, declared.type()));
+        mounter.mount(device, mountpoint, fs.type(), fs.mountData(), true);
         LOG.info(
             "mounted "
                 + device
@@ -290,26 +270,13 @@ final class BlockLayers {
   }
 
   /**
-   * A layer's filesystem from its {@code blob-fs-type} label, {@code fstype[;mountopts[;mkfsopts]]}
-   * : the type (the configured default when absent), mount options (upstream's defaults per type
-   * when absent) and mkfs options (empty: {@link dev.obd.snapshotter.device.Mkfs}'s defaults).
+   * A layer's filesystem from its {@code blob-fs-type} label, or the configured default.
+   *
+   * @throws InvalidArgumentException when the label's value is not allowed (a record stored before
+   *     labels were validated)
    */
-  record FsSpec(String type, String mountOptions, String mkfsOptions) {}
-
-  FsSpec fsSpec(Map<String, String> labels) {
-    String label = labels.getOrDefault(Labels.BLOB_FS_TYPE, "");
-    String[] parts = label.split(";", 3);
-    String type = parts[0].isEmpty() ? defaultFsType : parts[0];
-    String options = parts.length > 1 && !parts[1].isEmpty() ? parts[1] : defaultOptions(type);
-    return new FsSpec(type, options, parts.length > 2 ? parts[2] : "");
-  }
-
-  private static String defaultOptions(String fsType) {
-    return switch (fsType) {
-      case "ext4" -> "discard";
-      case "xfs" -> "nouuid,discard";
-      default -> "";
-    };
+  BlobFsType fsType(Map<String, String> labels) {
+    return BlobFsType.of(labels, defaultFsType);
   }
 
   /** Active snapshots and views that use block layer {@code topId}'s device. */

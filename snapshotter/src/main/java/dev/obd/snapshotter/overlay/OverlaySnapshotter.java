@@ -12,10 +12,12 @@ import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.filters.Filter;
 import dev.obd.snapshotter.filters.FilterSyntaxException;
 import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.BlockFiles;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
+import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Info;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.snapshots.LabelRules;
@@ -70,13 +72,14 @@ public final class OverlaySnapshotter implements Snapshotter {
 
   /**
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
-   * layers without a {@code blob-fs-type} label, the registries reached over plain http, and
-   * whether an image's device is released with its last container, and the default writable mode of
-   * containers on OverlayBD images.
+   * layers without a {@code blob-fs-type} label, the directory record-trace files must be in, the
+   * registries reached over plain http, and whether an image's device is released with its last
+   * container, and the default writable mode of containers on OverlayBD images.
    */
   public record BlockSupport(
       Function<Path, DeviceAttacher> attacher,
       String defaultFsType,
+      Path recordTraceDir,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev,
       RwMode rwMode) {}
@@ -126,6 +129,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               attacher,
               mounter,
               block.defaultFsType(),
+              TraceDirectory.open(block.recordTraceDir()),
               block.mirrors(),
               block.autoRemoveDev());
       WritableDevices writable =
@@ -540,11 +544,13 @@ public final class OverlaySnapshotter implements Snapshotter {
   }
 
   /**
-   * Labels as containerd's store keeps them: validated, and without empty values (an empty value
-   * means "no such label").
+   * Labels as containerd's store keeps them: validated (containerd's limits, ours on their total,
+   * and the values the OverlayBD side reads), and without empty values (an empty value means "no
+   * such label").
    */
   private static Map<String, String> storedLabels(Map<String, String> labels) {
     LabelRules.validate(labels);
+    BlobFsType.validate(labels);
     Map<String, String> kept = new HashMap<>(labels);
     kept.values().removeIf(String::isEmpty);
     return kept;

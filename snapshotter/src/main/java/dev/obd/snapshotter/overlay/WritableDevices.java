@@ -13,6 +13,7 @@ import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.errdefs.UnavailableException;
 import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.snapshots.Kind;
@@ -132,6 +133,9 @@ final class WritableDevices {
    */
   void createFiles(Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent) {
     try {
+      if (parent.isEmpty()) {
+        blocks.fsType(r.labels()).requireFormattable();
+      }
       BlockLayers.createBlockDirs(temp);
       long id = r.id();
       int vsizeGb = parent.isPresent() ? 0 : vsizeGb(r.labels());
@@ -191,25 +195,23 @@ final class WritableDevices {
       }
       try {
         String device = currentDevice(r);
-        BlockLayers.FsSpec fs = blocks.fsSpec(fsLabels(r));
+        BlobFsType declared = blocks.fsType(fsLabels(r));
         if (device == null) {
           device = attacher.attach(id, layout.config(id), BlockLayers.ATTACH_DEADLINE);
           Files.writeString(layout.backstoreMark(id), device);
           String attached = device;
           store.write(tx -> tx.setStorage(r.key(), r.storageType(), attached));
           if (fresh && !r.hasParent()) {
-            Mkfs.format(device, fs.type(), fs.mkfsOptions(), MKFS_DEADLINE);
+            Mkfs.format(device, declared.type(), MKFS_DEADLINE);
           }
         }
-        String type = mounter.detectFsType(device, fs.type());
+        BlobFsType fs = declared.asDetected(mounter.detectFsType(device, declared.type()));
         if (mode == RwMode.DEV) {
           List<String> options = new ArrayList<>(List.of("rw"));
-          if (!fs.mountOptions().isEmpty()) {
-            options.addAll(List.of(fs.mountOptions().split(",")));
-          }
-          return List.of(new Mount(type, device, options));
+          options.addAll(fs.mountOptions());
+          return List.of(new Mount(fs.type(), device, options));
         }
-        mounter.mount(device, mountpoint, type, fs.mountOptions(), false);
+        mounter.mount(device, mountpoint, fs.type(), fs.mountData(), false);
         return List.of(Mount.bind(mountpoint.toString(), false));
       } catch (AttachException | IOException e) {
         throw new UnavailableException(
