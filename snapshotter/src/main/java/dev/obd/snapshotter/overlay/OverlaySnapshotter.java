@@ -14,6 +14,7 @@ import dev.obd.snapshotter.filters.FilterSyntaxException;
 import dev.obd.snapshotter.fs.DiskUsage;
 import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.BlockFiles;
+import dev.obd.snapshotter.overlaybd.DefiningLabels;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
@@ -453,7 +454,11 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
             }
           }
-          return info(tx, tx.setLabels(info.name(), storedLabels(labels)));
+          Map<String, String> stored = storedLabels(labels);
+          if (BlockLayers.storage(record).isBlock()) {
+            DefiningLabels.requireUnchanged(info.name(), record.labels(), stored);
+          }
+          return info(tx, tx.setLabels(info.name(), stored));
         });
   }
 
