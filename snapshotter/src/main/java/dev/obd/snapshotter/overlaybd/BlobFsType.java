@@ -163,6 +163,11 @@ public record BlobFsType(String type, List<String> mountOptions) {
     return new BlobFsType(type, options);
   }
 
+  /** The mount options a label may give for {@code type}, one of {@link #FILESYSTEMS}. */
+  static Set<String> allowedMountOptions(String type) {
+    return MOUNT_OPTIONS.get(type);
+  }
+
   /** The mount options as mount(2)'s data string. */
   public String mountData() {
     return String.join(",", mountOptions);
