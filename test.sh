@@ -30,6 +30,8 @@ packages=(
   golang-go golang-github-containerd-containerd-dev
   # systemd-analyze verify of the unit files
   systemd
+  # the filesystems OverlayBD layers may declare, formatted and mounted for real
+  xfsprogs erofs-utils
 )
 vm=${OBD_TEST_VM:-1}
 if [ "$vm" != 0 ]; then

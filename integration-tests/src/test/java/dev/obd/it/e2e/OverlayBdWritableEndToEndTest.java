@@ -274,7 +274,8 @@ class OverlayBdWritableEndToEndTest {
   @Test
   @Order(5)
   void containerLabelsRecordAnIoTraceOfTheImage() throws Exception {
-    trace = Files.createFile(env.workDir("trace").resolve("trace"));
+    // trace files must be in the snapshotter's recordTraceDir, by default <root>/record-trace
+    trace = Files.createFile(env.daemon().root().resolve("record-trace").resolve("trace"));
     String out =
         ctr(
             "run",

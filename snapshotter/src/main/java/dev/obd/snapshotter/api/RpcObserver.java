@@ -2,6 +2,7 @@ package dev.obd.snapshotter.api;
 
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Message;
+import dev.obd.snapshotter.errdefs.Excerpt;
 import dev.obd.snapshotter.metrics.SnapshotterMetrics;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
@@ -17,9 +18,10 @@ import java.util.logging.Logger;
 /**
  * Observes every RPC once, when it finishes, so that no RPC implementation repeats this work: it
  * records the call's latency and outcome in the metrics (when enabled) and logs it: at debug level
- * the method, the key, name and parent it named, its duration and outcome; at warning level, with
- * the cause chain, a call that failed for a reason containerd cannot classify (a bug or an
- * environment problem rather than a client error). Thread-safe.
+ * the method, the key, name and parent it named (cut to a few hundred characters: see {@link
+ * Excerpt}), its duration and outcome; at warning level, with the cause chain, a call that failed
+ * for a reason containerd cannot classify (a bug or an environment problem rather than a client
+ * error). Thread-safe.
  */
 public final class RpcObserver implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger("dev.obd.snapshotter.rpc");
@@ -87,7 +89,8 @@ public final class RpcObserver implements ServerInterceptor {
   private static void appendField(StringBuilder line, Message m, String field) {
     FieldDescriptor f = m.getDescriptorForType().findFieldByName(field);
     if (f != null && f.getType() == FieldDescriptor.Type.STRING) {
-      line.append(' ').append(field).append("=\"").append(m.getField(f)).append('"');
+      String value = (String) m.getField(f);
+      line.append(' ').append(field).append("=\"").append(Excerpt.of(value)).append('"');
     }
   }
 }

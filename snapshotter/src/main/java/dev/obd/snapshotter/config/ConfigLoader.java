@@ -1,15 +1,20 @@
 package dev.obd.snapshotter.config;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.snapshotter.config.SnapshotterConfig.Exporter;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import dev.obd.snapshotter.errdefs.Excerpt;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +28,10 @@ import java.util.regex.Pattern;
 /**
  * Reads the daemon's JSON configuration. Keys and defaults are upstream's; a key this daemon does
  * not know is reported as a warning (it may belong to a newer upstream), while a known key with a
- * value of the wrong type or outside its range is an error naming that key.
+ * value of the wrong type or outside its range is an error naming that key. The file is read only
+ * when it is a regular file of at most {@link #MAX_BYTES} bytes nesting at most {@link #MAX_DEPTH}
+ * levels, so that no file (a FIFO, {@code /dev/zero}, 50 MB of JSON) can hang the start or exhaust
+ * memory; every failure is one line naming the file.
  */
 public final class ConfigLoader {
 
@@ -34,7 +42,21 @@ public final class ConfigLoader {
   public static final Set<String> LOG_LEVELS =
       Set.of("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic");
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Largest configuration file read; upstream's takes a few hundred bytes. */
+  public static final int MAX_BYTES = 1 << 20;
+
+  /** Deepest JSON nesting read; the configuration itself nests three levels. */
+  static final int MAX_DEPTH = 32;
+
+  /** Unknown keys reported one by one; beyond these, only their number. */
+  static final int MAX_UNKNOWN_KEY_WARNINGS = 20;
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper(
+          JsonFactory.builder()
+              .streamReadConstraints(
+                  StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build())
+              .build());
   private static final Pattern QUOTA = Pattern.compile("^(\\d+[kKmMgGtT]?)?$");
   private static final Pattern FS_TYPE = Pattern.compile("^[a-z0-9][a-z0-9._-]*$");
   private static final int SUN_PATH_MAX = 107;
@@ -47,34 +69,50 @@ public final class ConfigLoader {
    */
   public static Loaded load(Path path) {
     Path file = path == null ? SnapshotterConfig.DEFAULT_PATH : path;
-    String text;
+    byte[] bytes;
     try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
+      bytes = BoundedFile.read(file, MAX_BYTES);
     } catch (NoSuchFileException e) {
       if (path == null) {
         return new Loaded(SnapshotterConfig.defaults(), null, List.of());
       }
       throw new ConfigException("config " + file + ": file does not exist");
+    } catch (BoundedFile.Refused e) {
+      throw new ConfigException("config " + file + ": " + e.getMessage(), e);
     } catch (IOException e) {
       throw new ConfigException("config " + file + ": cannot read: " + e.getMessage(), e);
     }
-    return parse(text, file);
+    return parse(readTree(bytes, file), file);
   }
 
   /** Parses the text of a configuration file; {@code file} only names it in messages. */
   public static Loaded parse(String text, Path file) {
-    JsonNode tree;
+    return parse(readTree(text.getBytes(StandardCharsets.UTF_8), file), file);
+  }
+
+  private static JsonNode readTree(byte[] bytes, Path file) {
     try {
-      tree = JSON.readTree(text);
+      return JSON.readTree(bytes);
+    } catch (StreamConstraintsException e) {
+      throw new ConfigException(
+          "config " + file + ": JSON nested deeper than " + MAX_DEPTH + " levels", e);
     } catch (JsonProcessingException e) {
+      JsonLocation at = e.getLocation();
       throw new ConfigException(
           "config "
               + file
-              + ": not valid JSON at line "
-              + e.getLocation().getLineNr()
+              + ": not valid JSON"
+              + (at == null ? "" : " at line " + at.getLineNr())
               + ": "
-              + e.getOriginalMessage());
+              + Excerpt.ofMessage(String.valueOf(e.getOriginalMessage()), 300),
+          e);
+    } catch (IOException e) {
+      throw new ConfigException("config " + file + ": cannot parse: " + e.getMessage(), e);
     }
+  }
+
+  private static Loaded parse(JsonNode parsed, Path file) {
+    JsonNode tree = parsed;
     if (tree == null || tree.isMissingNode()) {
       tree = JSON.createObjectNode();
     }
@@ -94,14 +132,14 @@ public final class ConfigLoader {
         r.oneOf("writableLayerType", d.writableLayerType(), Set.of("append", "sparse"));
     Exporter exporter = r.exporter(d.exporter());
     List<MirrorRegistry> mirrors = r.mirrors();
-    String defaultFsType =
-        r.matching("defaultFsType", d.defaultFsType(), FS_TYPE, "a filesystem type");
+    String defaultFsType = r.oneOf("defaultFsType", d.defaultFsType(), BlobFsType.FILESYSTEMS);
     String rootfsQuota = r.matching("rootfsQuota", d.rootfsQuota(), QUOTA, "a size such as 20g");
     int tenant = r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE);
     List<String> turbo = r.turboFsTypes();
     String runtimeType = r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker"));
     String attacher = r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd"));
     Path backstoreAddress = r.absolutePath("backstoreAddress", d.backstoreAddress());
+    Path recordTraceDir = r.absolutePath("recordTraceDir", d.recordTraceDir());
     r.warnUnknown(
         "",
         (ObjectNode) tree,
@@ -122,7 +160,8 @@ public final class ConfigLoader {
             "turboFsType",
             "runtimeType",
             "attacher",
-            "backstoreAddress"));
+            "backstoreAddress",
+            "recordTraceDir"));
     SnapshotterConfig config =
         new SnapshotterConfig(
             root,
@@ -141,8 +180,9 @@ public final class ConfigLoader {
             turbo,
             runtimeType,
             attacher,
-            backstoreAddress);
-    return new Loaded(config, file, List.copyOf(r.warnings));
+            backstoreAddress,
+            recordTraceDir);
+    return new Loaded(config, file, r.warnings());
   }
 
   /** Checks a socket path given on the command line the same way as one from the file. */
@@ -201,10 +241,24 @@ public final class ConfigLoader {
     private final Path file;
     private final ObjectNode tree;
     private final List<String> warnings = new ArrayList<>();
+    private int unknownKeys;
 
     Reader(Path file, ObjectNode tree) {
       this.file = file;
       this.tree = tree;
+    }
+
+    List<String> warnings() {
+      List<String> all = new ArrayList<>(warnings);
+      if (unknownKeys > MAX_UNKNOWN_KEY_WARNINGS) {
+        all.add(
+            "config "
+                + file
+                + ": "
+                + (unknownKeys - MAX_UNKNOWN_KEY_WARNINGS)
+                + " more unknown keys ignored");
+      }
+      return List.copyOf(all);
     }
 
     private ConfigException bad(String key, String expectation, JsonNode got) {
@@ -216,7 +270,7 @@ public final class ConfigLoader {
               + "\": must be "
               + expectation
               + " (got "
-              + got
+              + Excerpt.of(String.valueOf(got))
               + ")");
     }
 
@@ -383,8 +437,9 @@ public final class ConfigLoader {
     void warnUnknown(String prefix, ObjectNode object, Set<String> known) {
       for (Map.Entry<String, JsonNode> field : object.properties()) {
         String key = field.getKey();
-        if (!known.contains(key)) {
-          warnings.add("config " + file + ": unknown key \"" + prefix + key + "\" ignored");
+        if (!known.contains(key) && ++unknownKeys <= MAX_UNKNOWN_KEY_WARNINGS) {
+          warnings.add(
+              "config " + file + ": unknown key \"" + Excerpt.of(prefix + key) + "\" ignored");
         }
       }
     }

@@ -28,6 +28,8 @@ import java.util.Objects;
  *     {@code nbd} (obd-backstore) or {@code auto} (tcmu when configfs and overlaybd-tcmu are there,
  *     else nbd); ours, not upstream's
  * @param backstoreAddress the control socket of obd-backstore, for the nbd attacher; ours
+ * @param recordTraceDir the directory record-trace files must be in, or null for {@code
+ *     <root>/record-trace} (see {@link #traceDirectory}); ours
  */
 public record SnapshotterConfig(
     Path root,
@@ -46,13 +48,17 @@ public record SnapshotterConfig(
     List<String> turboFsType,
     String runtimeType,
     String attacher,
-    Path backstoreAddress) {
+    Path backstoreAddress,
+    Path recordTraceDir) {
 
   public static final Path DEFAULT_PATH = Path.of("/etc/overlaybd-snapshotter/config.json");
   public static final Path DEFAULT_ROOT =
       Path.of("/var/lib/containerd/io.containerd.snapshotter.v1.overlaybd");
   public static final Path DEFAULT_ADDRESS = Path.of("/run/overlaybd-snapshotter/overlaybd.sock");
   public static final Path DEFAULT_BACKSTORE_ADDRESS = Path.of("/run/obd-backstore/backstore.sock");
+
+  /** Where record-trace files are, relative to the root, unless {@code recordTraceDir} says. */
+  public static final String DEFAULT_RECORD_TRACE_DIR = "record-trace";
 
   /** Writable mode of a container's root filesystem on an OverlayBD image. */
   public enum RwMode {
@@ -111,7 +117,16 @@ public record SnapshotterConfig(
         List.of("erofs", "ext4"),
         "containerd",
         "auto",
-        DEFAULT_BACKSTORE_ADDRESS);
+        DEFAULT_BACKSTORE_ADDRESS,
+        null);
+  }
+
+  /**
+   * The directory the {@code record-trace-path} label's file must be in: {@code recordTraceDir}, or
+   * {@code record-trace} below the root (also when the root came from {@code --root}).
+   */
+  public Path traceDirectory() {
+    return recordTraceDir != null ? recordTraceDir : root.resolve(DEFAULT_RECORD_TRACE_DIR);
   }
 
   public SnapshotterConfig withRoot(Path newRoot) {
@@ -132,7 +147,8 @@ public record SnapshotterConfig(
         turboFsType,
         runtimeType,
         attacher,
-        backstoreAddress);
+        backstoreAddress,
+        recordTraceDir);
   }
 
   public SnapshotterConfig withAddress(Path newAddress) {
@@ -153,7 +169,8 @@ public record SnapshotterConfig(
         turboFsType,
         runtimeType,
         attacher,
-        backstoreAddress);
+        backstoreAddress,
+        recordTraceDir);
   }
 
   public SnapshotterConfig withVerbose(String level) {
@@ -174,6 +191,7 @@ public record SnapshotterConfig(
         turboFsType,
         runtimeType,
         attacher,
-        backstoreAddress);
+        backstoreAddress,
+        recordTraceDir);
   }
 }

@@ -61,6 +61,7 @@ public final class Daemon {
                         config.backstoreAddress(),
                         snapshotsDir),
                 config.defaultFsType(),
+                config.traceDirectory(),
                 config.mirrorRegistry(),
                 config.autoRemoveDev(),
                 config.rwMode()));

@@ -14,6 +14,7 @@ public abstract sealed class SnapshotterException extends RuntimeException
         AlreadyExistsException,
         InvalidArgumentException,
         FailedPreconditionException,
+        ResourceExhaustedException,
         UnavailableException {
 
   private static final long serialVersionUID = 1L;

@@ -9,9 +9,11 @@ import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.errdefs.UnavailableException;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
+import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.storage.MetaStore;
 import dev.obd.snapshotter.storage.PendingDetach;
@@ -50,6 +52,7 @@ final class BlockLayers {
   private final MetaStore store;
   private final DeviceLifetime devices;
   private final String defaultFsType;
+  private final TraceDirectory traces;
   private final List<MirrorRegistry> mirrors;
   private final boolean autoRemoveDev;
 
@@ -58,12 +61,14 @@ final class BlockLayers {
       MetaStore store,
       DeviceLifetime devices,
       String defaultFsType,
+      TraceDirectory traces,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev) {
     this.layout = layout;
     this.store = store;
     this.devices = devices;
     this.defaultFsType = defaultFsType;
+    this.traces = traces;
     this.mirrors = List.copyOf(mirrors);
     this.autoRemoveDev = autoRemoveDev;
   }
@@ -118,8 +123,8 @@ final class BlockLayers {
    * replays it; otherwise neither. A device attached already keeps the settings it was attached
    * with.
    *
-   * @throws InvalidArgumentException when the trace path is not an absolute, normal path of an
-   *     existing regular file
+   * @throws InvalidArgumentException when the trace path is not an existing regular file inside the
+   *     record-trace directory (see {@link TraceDirectory})
    */
   void applyPrefetchLabels(String parentKey, Map<String, String> labels) {
     Optional<SnapshotRecord> top =
@@ -131,13 +136,8 @@ final class BlockLayers {
       return;
     }
     boolean acceleration = "yes".equals(top.get().labels().get(Labels.ACCELERATION_LAYER));
-    String trace = "";
-    if (!acceleration && "yes".equals(labels.get(Labels.RECORD_TRACE))) {
-      trace = labels.getOrDefault(Labels.RECORD_TRACE_PATH, "");
-      if (!trace.isEmpty()) {
-        requireTraceFile(trace);
-      }
-    }
+    String requested = traces.fileFor(labels); // checked also where unused: one answer everywhere
+    String trace = acceleration ? "" : requested;
     long id = top.get().id();
     String recordTrace = trace;
     devices.locked(
@@ -161,26 +161,6 @@ final class BlockLayers {
               layout.config(id));
           return null;
         });
-  }
-
-  private static void requireTraceFile(String trace) {
-    Path path;
-    try {
-      path = Path.of(trace);
-    } catch (java.nio.file.InvalidPathException e) {
-      path = null;
-    }
-    if (path == null
-        || !path.isAbsolute()
-        || !path.normalize().equals(path)
-        || !Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-      throw new InvalidArgumentException(
-          "label "
-              + Labels.RECORD_TRACE_PATH
-              + ": \""
-              + trace
-              + "\" is not an absolute path of an existing regular file");
-    }
   }
 
   /** Creates {@code block/} with its mount point in a snapshot directory being built. */
@@ -256,11 +236,11 @@ final class BlockLayers {
               store
                   .read(view -> view.byId(topId))
                   .orElseThrow(() -> new NotFoundException("block layer " + topId + " is gone"));
+          BlobFsType declared = fsType(top.labels());
           try {
             String device = devices.attach(top);
-            FsSpec fs = fsSpec(top.labels());
-            devices.mount(
-                topId, device, devices.detectFsType(device, fs.type()), fs.mountOptions(), true);
+            BlobFsType fs = declared.asDetected(devices.detectFsType(device, declared.type()));
+            devices.mount(topId, device, fs.type(), fs.mountData(), true);
             LOG.info(
                 "mounted "
                     + device
@@ -285,26 +265,13 @@ final class BlockLayers {
   }
 
   /**
-   * A layer's filesystem from its {@code blob-fs-type} label, {@code fstype[;mountopts[;mkfsopts]]}
-   * : the type (the configured default when absent), mount options (upstream's defaults per type
-   * when absent) and mkfs options (empty: {@link dev.obd.snapshotter.device.Mkfs}'s defaults).
+   * A layer's filesystem from its {@code blob-fs-type} label, or the configured default.
+   *
+   * @throws InvalidArgumentException when the label's value is not allowed (a record stored before
+   *     labels were validated)
    */
-  record FsSpec(String type, String mountOptions, String mkfsOptions) {}
-
-  FsSpec fsSpec(Map<String, String> labels) {
-    String label = labels.getOrDefault(Labels.BLOB_FS_TYPE, "");
-    String[] parts = label.split(";", 3);
-    String type = parts[0].isEmpty() ? defaultFsType : parts[0];
-    String options = parts.length > 1 && !parts[1].isEmpty() ? parts[1] : defaultOptions(type);
-    return new FsSpec(type, options, parts.length > 2 ? parts[2] : "");
-  }
-
-  private static String defaultOptions(String fsType) {
-    return switch (fsType) {
-      case "ext4" -> "discard";
-      case "xfs" -> "nouuid,discard";
-      default -> "";
-    };
+  BlobFsType fsType(Map<String, String> labels) {
+    return BlobFsType.of(labels, defaultFsType);
   }
 
   /**

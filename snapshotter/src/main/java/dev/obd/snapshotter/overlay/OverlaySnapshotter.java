@@ -12,10 +12,13 @@ import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.filters.Filter;
 import dev.obd.snapshotter.filters.FilterSyntaxException;
 import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.BlockFiles;
+import dev.obd.snapshotter.overlaybd.DefiningLabels;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
 import dev.obd.snapshotter.overlaybd.StorageType;
+import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Info;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.snapshots.LabelRules;
@@ -79,13 +82,14 @@ public final class OverlaySnapshotter implements Snapshotter {
 
   /**
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
-   * layers without a {@code blob-fs-type} label, the registries reached over plain http, and
-   * whether an image's device is released with its last container, and the default writable mode of
-   * containers on OverlayBD images.
+   * layers without a {@code blob-fs-type} label, the directory record-trace files must be in, the
+   * registries reached over plain http, and whether an image's device is released with its last
+   * container, and the default writable mode of containers on OverlayBD images.
    */
   public record BlockSupport(
       Function<Path, DeviceAttacher> attacher,
       String defaultFsType,
+      Path recordTraceDir,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev,
       RwMode rwMode) {}
@@ -138,6 +142,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               store,
               devices,
               block.defaultFsType(),
+              TraceDirectory.open(block.recordTraceDir()),
               block.mirrors(),
               block.autoRemoveDev());
       WritableDevices writable =
@@ -485,7 +490,11 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
             }
           }
-          return info(tx, tx.setLabels(info.name(), storedLabels(labels)));
+          Map<String, String> stored = storedLabels(labels);
+          if (BlockLayers.storage(record).isBlock()) {
+            DefiningLabels.requireUnchanged(info.name(), record.labels(), stored);
+          }
+          return info(tx, tx.setLabels(info.name(), stored));
         });
   }
 
@@ -620,11 +629,13 @@ public final class OverlaySnapshotter implements Snapshotter {
   }
 
   /**
-   * Labels as containerd's store keeps them: validated, and without empty values (an empty value
-   * means "no such label").
+   * Labels as containerd's store keeps them: validated (containerd's limits, ours on their total,
+   * and the values the OverlayBD side reads), and without empty values (an empty value means "no
+   * such label").
    */
   private static Map<String, String> storedLabels(Map<String, String> labels) {
     LabelRules.validate(labels);
+    BlobFsType.validate(labels);
     Map<String, String> kept = new HashMap<>(labels);
     kept.values().removeIf(String::isEmpty);
     return kept;

@@ -15,6 +15,7 @@ import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.errdefs.UnavailableException;
 import dev.obd.snapshotter.fs.DiskUsage;
+import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.snapshots.Kind;
@@ -139,6 +140,9 @@ final class WritableDevices {
    */
   void createFiles(Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent) {
     try {
+      if (parent.isEmpty()) {
+        blocks.fsType(r.labels()).requireFormattable();
+      }
       BlockLayers.createBlockDirs(temp);
       long id = r.id();
       int vsizeGb = parent.isPresent() ? 0 : vsizeGb(r.labels());
@@ -230,8 +234,8 @@ final class WritableDevices {
           if (mode == RwMode.DIR && devices.isMounted(id)) {
             return List.of(Mount.bind(mountpoint.toString(), false));
           }
+          BlobFsType declared = blocks.fsType(fsLabels(r));
           try {
-            BlockLayers.FsSpec fs = blocks.fsSpec(fsLabels(r));
             Optional<String> current = devices.current(r);
             String device;
             if (current.isPresent()) {
@@ -239,18 +243,16 @@ final class WritableDevices {
             } else {
               device = devices.attach(r);
               if (fresh && !r.hasParent()) {
-                Mkfs.format(device, fs.type(), fs.mkfsOptions(), MKFS_DEADLINE);
+                Mkfs.format(device, declared.type(), MKFS_DEADLINE);
               }
             }
-            String type = devices.detectFsType(device, fs.type());
+            BlobFsType fs = declared.asDetected(devices.detectFsType(device, declared.type()));
             if (mode == RwMode.DEV) {
               List<String> options = new ArrayList<>(List.of("rw"));
-              if (!fs.mountOptions().isEmpty()) {
-                options.addAll(List.of(fs.mountOptions().split(",")));
-              }
-              return List.of(new Mount(type, device, options));
+              options.addAll(fs.mountOptions());
+              return List.of(new Mount(fs.type(), device, options));
             }
-            devices.mount(id, device, type, fs.mountOptions(), false);
+            devices.mount(id, device, fs.type(), fs.mountData(), false);
             return List.of(Mount.bind(mountpoint.toString(), false));
           } catch (AttachException | IOException e) {
             throw new UnavailableException(

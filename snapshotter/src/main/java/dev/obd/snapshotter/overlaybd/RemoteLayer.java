@@ -1,5 +1,6 @@
 package dev.obd.snapshotter.overlaybd;
 
+import dev.obd.snapshotter.errdefs.Excerpt;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import java.util.Map;
 import java.util.Optional;
@@ -34,7 +35,11 @@ public record RemoteLayer(String snapshotRef, String blobDigest, long blobSize, 
     }
     if (!DIGEST.matcher(digest).matches()) {
       throw new InvalidArgumentException(
-          "label " + Labels.BLOB_DIGEST + ": \"" + digest + "\" is not a sha256 digest");
+          "label "
+              + Labels.BLOB_DIGEST
+              + ": \""
+              + Excerpt.of(digest)
+              + "\" is not a sha256 digest");
     }
     long bytes;
     try {
@@ -44,7 +49,7 @@ public record RemoteLayer(String snapshotRef, String blobDigest, long blobSize, 
     }
     if (bytes < 0 || !size.matches("[0-9]+")) {
       throw new InvalidArgumentException(
-          "label " + Labels.BLOB_SIZE + ": \"" + size + "\" is not a size in bytes");
+          "label " + Labels.BLOB_SIZE + ": \"" + Excerpt.of(size) + "\" is not a size in bytes");
     }
     return Optional.of(new RemoteLayer(ref, digest, bytes, ImageRef.parse(imageLabel, image)));
   }

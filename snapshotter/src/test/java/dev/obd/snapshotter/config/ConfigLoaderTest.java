@@ -4,9 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ConfigLoaderTest {
   private static final Path FILE = Path.of("/etc/test/config.json");
@@ -106,5 +112,108 @@ class ConfigLoaderTest {
         .hasMessageContaining("flag --root");
     assertThatThrownBy(() -> ConfigLoader.checkAddress("--address", "/" + "s".repeat(200)))
         .hasMessageContaining("flag --address");
+  }
+
+  @TempDir Path dir;
+
+  private static void assertRefused(Path file, String problem) {
+    assertThatThrownBy(() -> ConfigLoader.load(file))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("config " + file + ": ")
+        .hasMessageContaining(problem)
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n").hasSizeLessThan(600));
+  }
+
+  @Test
+  void aFifoIsRefusedWithoutBeingOpened() throws Exception {
+    Path fifo = dir.resolve("config.json");
+    Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+    assertThat(mkfifo.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(mkfifo.exitValue()).isZero();
+    // opening a FIFO for reading would block until a writer comes: the bound is the behaviour
+    org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        Duration.ofSeconds(10), () -> assertRefused(fifo, "not a regular file but a FIFO"));
+  }
+
+  @Test
+  void directoriesAndDevicesAreRefused() {
+    assertRefused(dir, "not a regular file but a directory");
+    assertRefused(Path.of("/dev/zero"), "not a regular file but a character device");
+  }
+
+  @Test
+  void aFileOfFiftyMegabytesIsRefusedUnread() throws IOException {
+    Path big = dir.resolve("big.json");
+    try (RandomAccessFile f = new RandomAccessFile(big.toFile(), "rw")) {
+      f.setLength(50L << 20); // sparse: reading it would still cost 50 MB of heap
+    }
+    assertRefused(big, "52428800 bytes, larger than the 1048576 bytes");
+  }
+
+  @Test
+  void aFileOfExactlyTheLimitIsRead() throws IOException {
+    Path full = dir.resolve("full.json");
+    String json = "{\"verbose\": \"debug\"}";
+    Files.writeString(full, json + " ".repeat(ConfigLoader.MAX_BYTES - json.length()));
+    assertThat(ConfigLoader.load(full).config().verbose()).isEqualTo("debug");
+  }
+
+  @Test
+  void jsonNestedThousandsOfLevelsIsOneLineNotAStackTrace() throws IOException {
+    Path deep = dir.resolve("deep.json");
+    Files.writeString(deep, "{\"mirrorRegistry\": " + "[".repeat(5000) + "]".repeat(5000) + "}");
+    assertRefused(deep, "JSON nested deeper than 32 levels");
+    Files.writeString(deep, "{\"a\":".repeat(5000) + "1" + "}".repeat(5000));
+    assertRefused(deep, "JSON nested deeper than 32 levels");
+  }
+
+  @Test
+  void bytesThatAreNotUtf8AreInvalidJson() throws IOException {
+    Path bad = dir.resolve("bad.json");
+    Files.write(bad, new byte[] {'{', '"', (byte) 0xff, (byte) 0xfe, '"', ':', '1', '}'});
+    assertRefused(bad, "not valid JSON");
+  }
+
+  @Test
+  void aHugeBadValueIsEchoedCut() {
+    assertThatThrownBy(
+            () -> ConfigLoader.parse("{\"rwMode\": \"" + "x".repeat(500_000) + "\"}", FILE))
+        .hasMessageContaining("key \"rwMode\"")
+        .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(500));
+  }
+
+  @Test
+  void thousandsOfUnknownKeysAreCountedNotListed() {
+    StringBuilder json = new StringBuilder("{");
+    for (int i = 0; i < 5000; i++) {
+      json.append(i == 0 ? "" : ",").append("\"k").append(i).append("\": 1");
+    }
+    List<String> warnings = ConfigLoader.parse(json.append("}").toString(), FILE).warnings();
+    assertThat(warnings).hasSize(ConfigLoader.MAX_UNKNOWN_KEY_WARNINGS + 1);
+    assertThat(warnings.get(warnings.size() - 1)).endsWith(": 4980 more unknown keys ignored");
+  }
+
+  @Test
+  void defaultFsTypeTakesOnlyFilesystemsLayersMayDeclare() {
+    assertThat(ConfigLoader.parse("{\"defaultFsType\": \"xfs\"}", FILE).config().defaultFsType())
+        .isEqualTo("xfs");
+    for (String fs : List.of("ntfs", "btrfs", "ext4;discard", "../x")) {
+      assertThatThrownBy(() -> ConfigLoader.parse("{\"defaultFsType\": \"" + fs + "\"}", FILE))
+          .hasMessageContaining("key \"defaultFsType\": must be one of erofs, ext4, f2fs, xfs");
+    }
+  }
+
+  @Test
+  void recordTracesLiveBelowTheRootUnlessConfiguredElsewhere() {
+    SnapshotterConfig c = ConfigLoader.parse("{\"root\": \"/data/obd\"}", FILE).config();
+    assertThat(c.traceDirectory()).isEqualTo(Path.of("/data/obd/record-trace"));
+    assertThat(c.withRoot(Path.of("/flag/root")).traceDirectory())
+        .isEqualTo(Path.of("/flag/root/record-trace"));
+    SnapshotterConfig set =
+        ConfigLoader.parse("{\"recordTraceDir\": \"/srv/traces/\"}", FILE).config();
+    assertThat(set.withRoot(Path.of("/flag/root")).traceDirectory())
+        .isEqualTo(Path.of("/srv/traces"));
+    assertThatThrownBy(() -> ConfigLoader.parse("{\"recordTraceDir\": \"traces\"}", FILE))
+        .hasMessageContaining("key \"recordTraceDir\": must be an absolute path");
   }
 }
