@@ -65,6 +65,11 @@ class LargeStoreTest {
     assertThat(daemon.terminate(Duration.ofSeconds(30))).isZero();
 
     fill(root.resolve("metadata.sqlite"));
+    for (int layer = 0; layer < LAYERS; layer++) {
+      // the directories of the last image's layers, which the test stacks a container on
+      Files.createDirectories(
+          root.resolve("snapshots").resolve(Long.toString(id(IMAGES - 1, layer))).resolve("fs"));
+    }
 
     start(root, socket);
     try {
@@ -145,11 +150,11 @@ class LargeStoreTest {
               "INSERT INTO snapshots(id, key, parent_id, kind, labels, created_ns, updated_ns,"
                   + " usage_size, usage_inodes, storage_type, device)"
                   + " VALUES (?, ?, ?, 3, ?, ?, ?, 4096, 1, 1, '')")) {
-        long id = 1_000;
+        long id = 0;
         for (int image = 0; image < IMAGES; image++) {
           long parent = 0;
           for (int layer = 0; layer < LAYERS; layer++) {
-            id++;
+            id = id(image, layer);
             insert.setLong(1, id);
             insert.setString(2, chainId(image, layer));
             if (parent == 0) {
@@ -191,6 +196,11 @@ class LargeStoreTest {
         s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
       }
     }
+  }
+
+  /** The id of an image's layer in the filled store. */
+  private static long id(int image, int layer) {
+    return 1_001 + (long) image * LAYERS + layer;
   }
 
   private static String chainId(int image, int layer) {

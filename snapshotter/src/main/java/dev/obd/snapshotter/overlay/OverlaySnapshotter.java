@@ -614,10 +614,7 @@ public final class OverlaySnapshotter implements Snapshotter {
       case "kind" -> r.kind().filterName();
       case "name" -> r.key();
       case "parent" -> view.parentKey(r);
-      case "labels" ->
-          r.labels().isEmpty()
-              ? null
-              : r.labels().get(String.join(".", path.subList(1, path.size())));
+      case "labels" -> r.labels().get(String.join(".", path.subList(1, path.size())));
       default -> null;
     };
   }

@@ -154,7 +154,10 @@ final class Database implements AutoCloseable {
         ResultSet rs =
             s.executeQuery(
                 "SELECT id, key, parent_id, kind, length(labels), created_ns, updated_ns,"
-                    + " usage_size, usage_inodes, storage_type, coalesce(device, ''), labels"
+                    + " usage_size, usage_inodes, storage_type, coalesce(device, ''), labels,"
+                    + " json_extract(labels, '$.\""
+                    + SpilledLabels.SNAPSHOT_REF
+                    + "\"')"
                     + " FROM snapshots")) {
       while (rs.next()) {
         long id = rs.getLong(1);
@@ -162,7 +165,7 @@ final class Database implements AutoCloseable {
         Map<String, String> labels =
             decodeLabels.test(rs.getLong(5))
                 ? decodeLabels(rs.getString(12))
-                : new SpilledLabels(id, this::loadLabels);
+                : new SpilledLabels(id, this::loadLabels, rs.getString(13));
         sink.accept(
             new SnapshotRecord(
                 id,

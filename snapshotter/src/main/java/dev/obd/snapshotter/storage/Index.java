@@ -93,7 +93,9 @@ final class Index implements ReadView {
     SnapshotRecord kept = record;
     if (record.labels() instanceof StoredLabels labels) {
       if (!hasRoomForLabels(labels.heapBytes() - heldBytes(byId.get(record.id())))) {
-        kept = record.withLabelsOnDisk(new SpilledLabels(record.id(), loader));
+        kept =
+            record.withLabelsOnDisk(
+                new SpilledLabels(record.id(), loader, labels.get(SpilledLabels.SNAPSHOT_REF)));
       }
     }
     SnapshotRecord old = byId.put(kept.id(), kept);
