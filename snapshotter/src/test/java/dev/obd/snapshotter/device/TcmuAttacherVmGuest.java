@@ -229,5 +229,10 @@ final class TcmuAttacherVmGuest {
     public List<String> list(String dir) throws IOException {
       return kernel.list(dir);
     }
+
+    @Override
+    public int readStart(String device, int length) throws IOException {
+      return kernel.readStart(device, length);
+    }
   }
 }
