@@ -127,13 +127,13 @@ class NbdAttacherTest {
    * The host's kernel files, except that the first {@code refusals} opens of a block device answer
    * ENXIO, as kernel nbd's and sd's devices do for a moment after they were named.
    */
-  private static final class RefusingOpens implements KernelFiles {
-    private final KernelFiles host = new HostKernelFiles();
+  private static final class RefusingOpens extends ForwardingKernelFiles {
     private final int refusals;
     final AtomicInteger opens = new AtomicInteger();
     final AtomicInteger refused = new AtomicInteger();
 
     RefusingOpens(int refusals) {
+      super(new HostKernelFiles());
       this.refusals = refusals;
     }
 
@@ -143,42 +143,7 @@ class NbdAttacherTest {
         refused.incrementAndGet();
         throw new KernelCallException("open " + device + ": No such device or address", 6);
       }
-      return host.readStart(device, length);
-    }
-
-    @Override
-    public boolean exists(String path) {
-      return host.exists(path);
-    }
-
-    @Override
-    public void mkdirs(String path) throws IOException {
-      host.mkdirs(path);
-    }
-
-    @Override
-    public void write(String path, String value) throws IOException {
-      host.write(path, value);
-    }
-
-    @Override
-    public String read(String path) throws IOException {
-      return host.read(path);
-    }
-
-    @Override
-    public void symlink(String link, String target) throws IOException {
-      host.symlink(link, target);
-    }
-
-    @Override
-    public void remove(String path) throws IOException {
-      host.remove(path);
-    }
-
-    @Override
-    public List<String> list(String dir) throws IOException {
-      return host.list(dir);
+      return kernel.readStart(device, length);
     }
   }
 }
