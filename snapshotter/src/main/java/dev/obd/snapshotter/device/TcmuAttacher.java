@@ -27,7 +27,7 @@ import java.util.logging.Logger;
  *   <li>{@code loopback/naa.<prefix><id padded to 13>/tpgt_1}: {@code nexus} gets the WWN, {@code
  *       lun/lun_0/dev_<id>} links to the TCMU device;
  *   <li>the SCSI disk appears under {@code /sys/class/scsi_device/<tpgt address>:0/device/block};
- *       its {@code device/timeout} gets 2147483.
+ *       the SCSI device's {@code timeout} gets 2147483.
  * </ol>
  *
  * Unlike upstream, every wait has a deadline; a device that never appears is an error (not an empty
@@ -185,11 +185,14 @@ public final class TcmuAttacher implements DeviceAttacher {
     while (true) {
       String address = kernel.read(tpgt + "/address");
       if (!address.isEmpty()) {
-        List<String> disks = kernel.list("/sys/class/scsi_device/" + address + ":0/device/block");
+        String scsi = "/sys/class/scsi_device/" + address + ":0/device";
+        List<String> disks = kernel.list(scsi + "/block");
         if (!disks.isEmpty()) {
-          String disk = disks.get(0);
-          kernel.write("/sys/block/" + disk + "/device/timeout", TIMEOUT);
-          return "/dev/" + disk;
+          // Upstream writes /sys/block/sdX/device/timeout, the same attribute; but /sys/block/sdX
+          // appears only after the disk's own directory, and writing there at once failed with
+          // ENOENT in the VM tier's tight attach loop. The SCSI device is there before its disk.
+          kernel.write(scsi + "/timeout", TIMEOUT);
+          return "/dev/" + disks.get(0);
         }
       }
       if (System.nanoTime() > end) {

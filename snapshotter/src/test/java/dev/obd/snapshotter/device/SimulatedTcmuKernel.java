@@ -23,10 +23,12 @@ import jnr.constants.platform.Errno;
  * "failed:&lt;reason&gt;" to the config's result file, as overlaybd-tcmu does) and can answer
  * EAGAIN; the kernel reports the handler's failure to open the image as ENOENT on {@code enable},
  * as target_core_user does for overlaybd-tcmu; creating a loopback {@code tpgt_1} creates {@code
- * nexus} and {@code address}; linking a LUN to the device makes a SCSI disk appear in sysfs after a
- * delay (or never), and that disk opens only some time after it appeared (or never): until then
- * open(2) answers ENXIO, as sd's disks do while the kernel is still adding them; configfs refuses
- * to remove a device that a LUN still links to, or a directory that is not empty.
+ * nexus} and {@code address}; linking a LUN to the device adds the SCSI device (its {@code timeout}
+ * attribute) and makes its disk appear in sysfs after a delay (or never), without a {@code
+ * /sys/block} entry (the kernel adds that only after the disk's directory; the simulation never
+ * does); the disk opens only some time after it appeared (or never): until then open(2) answers
+ * ENXIO, as sd's disks do while the kernel is still adding them; configfs refuses to remove a
+ * device that a LUN still links to, or a directory that is not empty.
  */
 final class SimulatedTcmuKernel implements KernelFiles {
   private final TreeSet<String> dirs = new TreeSet<>();
@@ -91,7 +93,7 @@ final class SimulatedTcmuKernel implements KernelFiles {
   @Override
   public synchronized void write(String path, String value) throws IOException {
     operations.add("write " + path + " = " + value);
-    if (!attributes.containsKey(path) && !path.startsWith("/sys/block/")) {
+    if (!attributes.containsKey(path)) {
       throw new KernelCallException("write " + path + ": No such file or directory", 2);
     }
     if (path.endsWith("/control")) {
@@ -152,6 +154,7 @@ final class SimulatedTcmuKernel implements KernelFiles {
     links.put(link, target);
     String tpgt = link.substring(0, link.indexOf("/lun/"));
     String address = attributes.get(tpgt + "/address");
+    attributes.put("/sys/class/scsi_device/" + address + ":0/device/timeout", "30");
     if (diskAppears) {
       String disk = "sd" + nextDisk++;
       Thread t =
@@ -164,7 +167,6 @@ final class SimulatedTcmuKernel implements KernelFiles {
                 }
                 synchronized (this) {
                   sysfsDisks.put(address, disk);
-                  attributes.put("/sys/block/" + disk + "/device/timeout", "30");
                   openableAt.put(
                       "/dev/" + disk,
                       openDelayMillis < 0
@@ -182,8 +184,10 @@ final class SimulatedTcmuKernel implements KernelFiles {
     operations.add("remove " + path);
     if (links.remove(path) != null) {
       String tpgt = path.substring(0, path.indexOf("/lun/"));
-      String disk = sysfsDisks.remove(attributes.get(tpgt + "/address"));
+      String address = attributes.get(tpgt + "/address");
+      String disk = sysfsDisks.remove(address);
       openableAt.remove("/dev/" + disk);
+      attributes.remove("/sys/class/scsi_device/" + address + ":0/device/timeout");
       return;
     }
     if (!dirs.contains(path)) {

@@ -47,7 +47,10 @@ class TcmuAttacherTest {
             "mkdir " + tpgt + "/lun/lun_0",
             "write " + tpgt + "/nexus = naa.1990000000000128",
             "symlink " + tpgt + "/lun/lun_0/dev_128 -> " + dev,
-            "write /sys/block/sdb/device/timeout = 2147483");
+            "write /sys/class/scsi_device/3:0:1:0/device/timeout = 2147483");
+    assertThat(kernel.read("/sys/class/scsi_device/3:0:1:0/device/timeout"))
+        .as("set through the SCSI device: the disk's /sys/block entry may not exist yet")
+        .isEqualTo("2147483");
     assertThat(Files.readString(block.resolve("init-debug.log"))).isEqualTo("success");
     assertThat(a.attached(Duration.ofSeconds(1))).containsEntry(128L, "/dev/sdb");
     assertThat(a.attach(128, config, Duration.ofSeconds(5))).as("idempotent").isEqualTo("/dev/sdb");
