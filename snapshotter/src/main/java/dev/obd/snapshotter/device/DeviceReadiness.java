@@ -2,7 +2,6 @@ package dev.obd.snapshotter.device;
 
 import dev.obd.snapshotter.device.KernelFiles.KernelCallException;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.logging.Logger;
@@ -19,7 +18,8 @@ import jnr.constants.platform.Errno;
  * times in a row, the first good open and read 17 to 40 ms later); where udev rather than devtmpfs
  * creates device nodes, the node can be missing for a moment (ENOENT); and a device whose size is
  * not set yet reads nothing. Those are retried until the deadline. Any other error (EIO, EACCES,
- * ...) fails at once: it says the device is broken, not late.
+ * ...) fails at once: it says the device is broken, not late (the VM tier's tight attach loop never
+ * saw EIO from a disk that then became readable).
  *
  * <p>Stateless and thread-safe.
  */
@@ -34,23 +34,14 @@ final class DeviceReadiness {
   private DeviceReadiness() {}
 
   /**
-   * How the wait went: the refusals by kind (errno name, or "empty" for a read of 0 bytes) and how
-   * long it took until the device read.
-   */
-  record Waited(Map<String, Integer> refusals, Duration took) {
-    int refusalCount() {
-      return count(refusals);
-    }
-  }
-
-  /**
    * Returns once {@code device} opens and its first page reads; tries at least once, even when
-   * {@code endNanos} (a {@link System#nanoTime} value) has passed.
+   * {@code endNanos} (a {@link System#nanoTime} value) has passed. Refusals it waited out are
+   * logged at FINE, by kind (errno name, or "empty" for a read of 0 bytes).
    *
    * @throws AttachException naming the device, how long it was waited for and the last refusal,
    *     when it is still refused at the deadline or fails with an error that is not transient
    */
-  static Waited await(KernelFiles kernel, String device, long endNanos)
+  static void await(KernelFiles kernel, String device, long endNanos)
       throws AttachException, InterruptedException {
     long start = System.nanoTime();
     Map<String, Integer> refusals = new TreeMap<>();
@@ -58,17 +49,17 @@ final class DeviceReadiness {
       String refusal;
       try {
         if (kernel.readStart(device, PROBE_BYTES) > 0) {
-          Waited w = new Waited(refusals, Duration.ofNanos(System.nanoTime() - start));
           if (!refusals.isEmpty()) {
+            long waited = millisSince(start);
             LOG.fine(
                 () ->
                     device
                         + " opened and read after "
-                        + w.took().toMillis()
+                        + waited
                         + " ms; refused before: "
                         + refusals);
           }
-          return w;
+          return;
         }
         refusals.merge("empty", 1, Integer::sum);
         refusal = "read " + device + " returned no data (its size is 0)";

@@ -16,7 +16,6 @@ public interface KernelFiles {
   final class KernelCallException extends IOException {
     private static final long serialVersionUID = 1L;
     public static final int ENOENT = 2;
-    public static final int EIO = 5;
     public static final int ENXIO = 6;
     public static final int EAGAIN = 11;
 
