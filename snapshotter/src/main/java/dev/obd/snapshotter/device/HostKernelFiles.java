@@ -15,13 +15,16 @@ import jnr.posix.POSIXFactory;
 import jnr.posix.util.DefaultPOSIXHandler;
 
 /**
- * {@link KernelFiles} on this host's configfs and sysfs. Attribute writes go through write(2)
- * directly (jnr-posix) so that the kernel's errno, such as EAGAIN from {@code enable}, reaches the
- * caller intact.
+ * {@link KernelFiles} on this host's configfs, sysfs and block devices. Attribute writes and device
+ * reads go through open(2), read(2) and write(2) directly (jnr-posix) so that the kernel's errno,
+ * such as EAGAIN from {@code enable} or ENXIO from opening a disk not ready yet, reaches the caller
+ * intact.
  */
 public final class HostKernelFiles implements KernelFiles {
   private static final POSIX POSIX = POSIXFactory.getNativePOSIX(new DefaultPOSIXHandler());
+  private static final int O_RDONLY = 0;
   private static final int O_WRONLY = 1;
+  private static final int O_CLOEXEC = 02000000;
 
   @Override
   public boolean exists(String path) {
@@ -38,14 +41,14 @@ public final class HostKernelFiles implements KernelFiles {
     int fd = POSIX.open(path, O_WRONLY, 0);
     if (fd < 0) {
       int errno = POSIX.errno();
-      throw new KernelWriteException("open " + path + ": " + describe(errno), errno);
+      throw new KernelCallException("open " + path + ": " + describe(errno), errno);
     }
     try {
       byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
       int n = POSIX.write(fd, bytes, bytes.length);
       if (n < 0) {
         int errno = POSIX.errno();
-        throw new KernelWriteException(
+        throw new KernelCallException(
             "write \"" + value + "\" to " + path + ": " + describe(errno), errno);
       }
     } finally {
@@ -81,6 +84,25 @@ public final class HostKernelFiles implements KernelFiles {
       return List.of();
     }
     return names;
+  }
+
+  @Override
+  public int readStart(String device, int length) throws IOException {
+    int fd = POSIX.open(device, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      int errno = POSIX.errno();
+      throw new KernelCallException("open " + device + ": " + describe(errno), errno);
+    }
+    try {
+      int n = POSIX.read(fd, new byte[length], length);
+      if (n < 0) {
+        int errno = POSIX.errno();
+        throw new KernelCallException("read " + device + ": " + describe(errno), errno);
+      }
+      return n;
+    } finally {
+      POSIX.close(fd);
+    }
   }
 
   private static String describe(int errno) {

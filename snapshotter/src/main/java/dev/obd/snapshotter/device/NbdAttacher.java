@@ -13,20 +13,29 @@ import java.util.regex.Pattern;
 /**
  * Devices served by obd-backstore, our own data plane, over NBD (kernel {@code /dev/nbdN}, or
  * nbdfuse + a loop device where the kernel has no nbd). The backstore is a separate process, so
- * devices survive restarts of the snapshotter.
+ * devices survive restarts of the snapshotter. The device the backstore names is handed out only
+ * once it opens and reads ({@link DeviceReadiness}); one that does not by the deadline is removed
+ * again.
  */
 public final class NbdAttacher implements DeviceAttacher {
   private final BackstoreClient client;
   private final Path socket;
   private final Pattern ownConfigs;
+  private final KernelFiles kernel;
 
   /**
    * @param socket the backstore's control socket
    * @param snapshotsDir {@code <root>/snapshots}: configs below it belong to this snapshotter
    */
   public NbdAttacher(Path socket, Path snapshotsDir) {
+    this(socket, snapshotsDir, new HostKernelFiles());
+  }
+
+  /** With {@code kernel} opening the devices (tests simulate kernel nbd's not-yet-ready device). */
+  NbdAttacher(Path socket, Path snapshotsDir, KernelFiles kernel) {
     this.client = new BackstoreClient(socket);
     this.socket = socket;
+    this.kernel = kernel;
     this.ownConfigs =
         Pattern.compile(
             "^" + Pattern.quote(snapshotsDir.toString()) + "/([0-9]+)/block/config\\.v1\\.json$");
@@ -39,20 +48,10 @@ public final class NbdAttacher implements DeviceAttacher {
 
   @Override
   public String attach(long id, Path config, Duration deadline) throws AttachException {
+    long end = System.nanoTime() + deadline.toNanos();
+    DeviceInfo d;
     try {
-      DeviceInfo d = client.add(config, deadline);
-      if (!"attached".equals(d.state())) {
-        throw new AttachException(
-            "obd-backstore reports device "
-                + d.device()
-                + " for "
-                + config
-                + " as "
-                + d.state()
-                + ": "
-                + d.error());
-      }
-      return d.device();
+      d = client.add(config, deadline);
     } catch (BackstoreApiException e) {
       throw new AttachException(
           "attach nbd device for snapshot "
@@ -64,6 +63,51 @@ public final class NbdAttacher implements DeviceAttacher {
               + ": "
               + e.getMessage(),
           e);
+    }
+    if (!"attached".equals(d.state())) {
+      throw new AttachException(
+          "obd-backstore reports device "
+              + d.device()
+              + " for "
+              + config
+              + " as "
+              + d.state()
+              + ": "
+              + d.error());
+    }
+    try {
+      DeviceReadiness.await(kernel, d.device(), end);
+    } catch (AttachException | InterruptedException e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      throw new AttachException(
+          "attach nbd device for snapshot "
+              + id
+              + " (config "
+              + config
+              + "): obd-backstore attached "
+              + d.device()
+              + ", but "
+              + (e instanceof InterruptedException
+                  ? "the wait for it was interrupted"
+                  : e.getMessage())
+              + removeAfterFailure(config),
+          e);
+    }
+    return d.device();
+  }
+
+  /**
+   * Removes the device of a failed attach, so that the next attach starts afresh; returns what to
+   * add to the attach's error: nothing, or why the device stays.
+   */
+  private String removeAfterFailure(Path config) {
+    try {
+      client.remove(config.toString(), Duration.ofSeconds(30));
+      return "";
+    } catch (BackstoreApiException e) {
+      return e.status() == 404 ? "" : "; removing it again failed too: " + e.getMessage();
     }
   }
 

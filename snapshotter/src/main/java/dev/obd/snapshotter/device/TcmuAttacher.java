@@ -1,7 +1,10 @@
 package dev.obd.snapshotter.device;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -24,12 +27,16 @@ import java.util.logging.Logger;
  *   <li>{@code loopback/naa.<prefix><id padded to 13>/tpgt_1}: {@code nexus} gets the WWN, {@code
  *       lun/lun_0/dev_<id>} links to the TCMU device;
  *   <li>the SCSI disk appears under {@code /sys/class/scsi_device/<tpgt address>:0/device/block};
- *       its {@code device/timeout} gets 2147483.
+ *       the SCSI device's {@code timeout} gets 2147483.
  * </ol>
  *
- * Unlike upstream, every wait has a deadline, a device that never appears is an error (not an empty
- * device name), and a failed attach removes every configfs object it created, in reverse order. HBA
- * and NAA prefix follow upstream's {@code tenant}: 999999999 and 199 by default.
+ * Unlike upstream, every wait has a deadline; a device that never appears is an error (not an empty
+ * device name); the disk is handed out only once it opens and reads ({@link DeviceReadiness}: it
+ * shows in sysfs before the kernel lets it be opened); an {@code enable} the handler refused
+ * reports the handler's own reason from the result file first (the kernel's errno for it, ENOENT,
+ * reads like a missing configfs path); and a failed attach removes every configfs object it
+ * created, in reverse order. HBA and NAA prefix follow upstream's {@code tenant}: 999999999 and 199
+ * by default.
  */
 public final class TcmuAttacher implements DeviceAttacher {
   private static final Logger LOG = Logger.getLogger(TcmuAttacher.class.getName());
@@ -37,6 +44,8 @@ public final class TcmuAttacher implements DeviceAttacher {
   private static final String TIMEOUT = "2147483";
   private static final int ENABLE_RETRIES = 100;
   private static final long ENABLE_RETRY_MILLIS = 50;
+  private static final String RESULT_FILE = "init-debug.log";
+  private static final String FAILED = "failed:";
 
   private final KernelFiles kernel;
   private final long hba;
@@ -87,20 +96,23 @@ public final class TcmuAttacher implements DeviceAttacher {
     String dev = deviceDir(id);
     String tpgt = targetDir(id) + "/tpgt_1";
     String lun = tpgt + "/lun/lun_0";
+    Path result = config.resolveSibling(RESULT_FILE);
     try {
       String existing = existingDevice(id);
       if (existing != null) {
+        DeviceReadiness.await(kernel, existing, end);
         return existing;
       }
       if (!kernel.exists(TARGET)) {
         throw new AttachException(
             "configfs target " + TARGET + " is missing: is target_core_user loaded?");
       }
+      clearResult(result);
       mkdir(userDir(), created);
       mkdir(dev, created);
       kernel.write(dev + "/control", "dev_config=" + handler + "/" + config.toAbsolutePath());
       kernel.write(dev + "/control", "max_data_area_mb=4");
-      enable(dev, config);
+      enable(dev);
       kernel.write(dev + "/attrib/cmd_time_out", TIMEOUT);
       mkdir(targetDir(id), created);
       mkdir(tpgt, created);
@@ -108,21 +120,27 @@ public final class TcmuAttacher implements DeviceAttacher {
       kernel.write(tpgt + "/nexus", wwn(id));
       kernel.symlink(lun + "/dev_" + id, dev);
       created.push(lun + "/dev_" + id);
-      return awaitDisk(id, tpgt, end);
+      String disk = awaitDisk(id, tpgt, end);
+      DeviceReadiness.await(kernel, disk, end);
+      return disk;
     } catch (IOException | AttachException | InterruptedException e) {
       if (e instanceof InterruptedException) {
         Thread.currentThread().interrupt();
       }
       undo(created);
-      String result = resultOf(config);
+      String prefix = "attach tcmu device for snapshot " + id + " (config " + config + "): ";
+      String reason = handlerFailure(result);
+      if (e instanceof EnableRefused && !reason.isEmpty()) {
+        // The kernel turns any open failure of the handler into an errno on enable (ENOENT from
+        // overlaybd-tcmu), which reads like a missing configfs path: the handler's own words say
+        // what went wrong, so they come first.
+        throw new AttachException(
+            prefix + handlerName() + ": " + reason + " (" + e.getMessage() + ")", e);
+      }
       throw new AttachException(
-          "attach tcmu device for snapshot "
-              + id
-              + " (config "
-              + config
-              + "): "
-              + e.getMessage()
-              + (result.isEmpty() ? "" : "; overlaybd-tcmu says: " + result),
+          prefix
+              + (e instanceof InterruptedException ? "interrupted" : e.getMessage())
+              + (reason.isEmpty() ? "" : "; " + handlerName() + " says: " + reason),
           e);
     }
   }
@@ -134,18 +152,30 @@ public final class TcmuAttacher implements DeviceAttacher {
     }
   }
 
-  /** Writes enable=1, retrying while the kernel answers EAGAIN, as upstream's PR #332 does. */
-  private void enable(String dev, Path config) throws IOException, InterruptedException {
+  /**
+   * Writes enable=1, retrying while the kernel answers EAGAIN, as upstream's PR #332 does. The
+   * write returns once the handler has opened the image, or failed to.
+   */
+  private void enable(String dev) throws IOException, InterruptedException {
     for (int attempt = 1; ; attempt++) {
       try {
         kernel.write(dev + "/enable", "1");
         return;
-      } catch (KernelFiles.KernelWriteException e) {
-        if (e.errno() != KernelFiles.KernelWriteException.EAGAIN || attempt >= ENABLE_RETRIES) {
-          throw new IOException("failed to enable target " + dev + ": " + e.getMessage(), e);
+      } catch (KernelFiles.KernelCallException e) {
+        if (e.errno() != KernelFiles.KernelCallException.EAGAIN || attempt >= ENABLE_RETRIES) {
+          throw new EnableRefused("failed to enable target " + dev + ": " + e.getMessage(), e);
         }
         Thread.sleep(ENABLE_RETRY_MILLIS);
       }
+    }
+  }
+
+  /** The kernel refused {@code enable}: the handler may have said why in the result file. */
+  private static final class EnableRefused extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    EnableRefused(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 
@@ -155,11 +185,14 @@ public final class TcmuAttacher implements DeviceAttacher {
     while (true) {
       String address = kernel.read(tpgt + "/address");
       if (!address.isEmpty()) {
-        List<String> disks = kernel.list("/sys/class/scsi_device/" + address + ":0/device/block");
+        String scsi = "/sys/class/scsi_device/" + address + ":0/device";
+        List<String> disks = kernel.list(scsi + "/block");
         if (!disks.isEmpty()) {
-          String disk = disks.get(0);
-          kernel.write("/sys/block/" + disk + "/device/timeout", TIMEOUT);
-          return "/dev/" + disk;
+          // Upstream writes /sys/block/sdX/device/timeout, the same attribute; but /sys/block/sdX
+          // appears only after the disk's own directory, and writing there at once failed with
+          // ENOENT in the VM tier's tight attach loop. The SCSI device is there before its disk.
+          kernel.write(scsi + "/timeout", TIMEOUT);
+          return "/dev/" + disks.get(0);
         }
       }
       if (System.nanoTime() > end) {
@@ -198,12 +231,39 @@ public final class TcmuAttacher implements DeviceAttacher {
     }
   }
 
-  private String resultOf(Path config) {
+  /**
+   * Empties the result file of an earlier attach, so that what it holds after this one's {@code
+   * enable} is the handler's answer to this attach (overlaybd-tcmu writes it on every open). A
+   * missing file stays missing: the handler creates it.
+   */
+  private static void clearResult(Path result) throws IOException {
     try {
-      return kernel.read(config.resolveSibling("init-debug.log").toString());
+      Files.newByteChannel(result, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
+          .close();
+    } catch (NoSuchFileException e) {
+      // nothing to clear
+    }
+  }
+
+  /**
+   * The handler's reason from the result file ({@code failed:<reason>}, as overlaybd-tcmu writes
+   * it), without the prefix; "" when it reports success or nothing.
+   */
+  private String handlerFailure(Path result) {
+    String text;
+    try {
+      text = kernel.read(result.toString());
     } catch (IOException e) {
       return "";
     }
+    if (text.isEmpty() || text.equals("success")) {
+      return "";
+    }
+    return text.startsWith(FAILED) ? text.substring(FAILED.length()).strip() : text;
+  }
+
+  private String handlerName() {
+    return handler.equals("overlaybd") ? "overlaybd-tcmu" : "TCMU handler " + handler;
   }
 
   @Override

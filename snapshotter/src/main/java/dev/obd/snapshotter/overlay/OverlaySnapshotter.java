@@ -591,6 +591,14 @@ public final class OverlaySnapshotter implements Snapshotter {
     orphans.forEach(dirs::deleteQuietly);
   }
 
+  /**
+   * Whether the start-up reconciliation of OverlayBD devices with the attacher has done its pass
+   * (it waits for the attacher to answer; see {@link Reconciler}).
+   */
+  public boolean devicesReconciled() {
+    return reconciler.reconciled();
+  }
+
   @Override
   public void close() {
     try {

@@ -222,6 +222,9 @@ final class Reconciler implements AutoCloseable {
       devices.forgetPending(id); // the attacher no longer has it: nothing left to detach
     }
     for (long top : blocks.topsInUse()) {
+      if (devices.isMounted(top)) {
+        continue; // found in place (a restart of the snapshotter alone)
+      }
       try {
         blocks.ensureMounted(top);
         restored++;

@@ -362,16 +362,21 @@ final class WritableDevices {
   /**
    * After a restart or reboot: attaches (and in dir mode mounts) every writable device again.
    *
-   * @return how many were restored
+   * @return how many had to be attached or mounted (not those found in place)
    */
   int restoreAll() {
     List<SnapshotRecord> writable =
         store.read(view -> view.all().stream().filter(r -> modeOf(r) != RwMode.OVERLAYFS).toList());
     int done = 0;
     for (SnapshotRecord r : writable) {
+      boolean inPlace =
+          store.read(view -> view.byId(r.id()).map(c -> !c.device().isEmpty()).orElse(false))
+              && (modeOf(r) == RwMode.DEV || devices.isMounted(r.id()));
       try {
         mounts(r, false);
-        done++;
+        if (!inPlace) {
+          done++;
+        }
       } catch (RuntimeException e) {
         LOG.log(Level.WARNING, "could not attach the writable device of " + r.key() + " again", e);
       }

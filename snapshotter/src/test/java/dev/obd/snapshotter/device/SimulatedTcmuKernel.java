@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import jnr.constants.platform.Errno;
 
 /**
  * A SIMULATION of the kernel's configfs (target_core_user + tcm_loop) and sysfs, for the TCMU
@@ -20,21 +21,37 @@ import java.util.TreeSet;
  * enable} and {@code attrib/cmd_time_out} attributes; {@code enable=1} asks the handler named in
  * {@code dev_config} to open the image (the simulated backstore writes "success" or
  * "failed:&lt;reason&gt;" to the config's result file, as overlaybd-tcmu does) and can answer
- * EAGAIN; creating a loopback {@code tpgt_1} creates {@code nexus} and {@code address}; linking a
- * LUN to the device makes a SCSI disk appear in sysfs after a delay (or never); configfs refuses to
- * remove a device that a LUN still links to, or a directory that is not empty.
+ * EAGAIN; the kernel reports the handler's failure to open the image as ENOENT on {@code enable},
+ * as target_core_user does for overlaybd-tcmu; creating a loopback {@code tpgt_1} creates {@code
+ * nexus} and {@code address}; linking a LUN to the device adds the SCSI device (its {@code timeout}
+ * attribute) and makes its disk appear in sysfs after a delay (or never), without a {@code
+ * /sys/block} entry (the kernel adds that only after the disk's directory; the simulation never
+ * does); the disk opens only some time after it appeared (or never): until then open(2) answers
+ * ENXIO, as sd's disks do while the kernel is still adding them; configfs refuses to remove a
+ * device that a LUN still links to, or a directory that is not empty.
  */
 final class SimulatedTcmuKernel implements KernelFiles {
   private final TreeSet<String> dirs = new TreeSet<>();
   private final Map<String, String> attributes = new TreeMap<>();
   private final Map<String, String> links = new TreeMap<>();
   private final Map<String, String> sysfsDisks = new HashMap<>(); // address -> sdX
+  private final Map<String, Long> openableAt = new HashMap<>(); // /dev/sdX -> System.nanoTime()
   final List<String> operations = new ArrayList<>();
 
   String handlerRegistered = "overlaybd";
   int eagainAnswers = 0;
   boolean diskAppears = true;
   long diskDelayMillis = 30;
+
+  /** How long a disk refuses opens with ENXIO after it appeared in sysfs; &lt; 0: for ever. */
+  long openDelayMillis = 20;
+
+  /** An errno every read of an opened disk fails with; 0 for reads that succeed. */
+  int readErrno = 0;
+
+  /** Opens answered ENXIO because the disk was not ready yet. */
+  int refusedOpens = 0;
+
   private int nextHost = 3;
   private char nextDisk = 'b';
 
@@ -76,8 +93,8 @@ final class SimulatedTcmuKernel implements KernelFiles {
   @Override
   public synchronized void write(String path, String value) throws IOException {
     operations.add("write " + path + " = " + value);
-    if (!attributes.containsKey(path) && !path.startsWith("/sys/block/")) {
-      throw new KernelWriteException("write " + path + ": No such file or directory", 2);
+    if (!attributes.containsKey(path)) {
+      throw new KernelCallException("write " + path + ": No such file or directory", 2);
     }
     if (path.endsWith("/control")) {
       String previous = attributes.get(path);
@@ -95,7 +112,7 @@ final class SimulatedTcmuKernel implements KernelFiles {
   private void enable(String devDir) throws IOException {
     if (eagainAnswers > 0) {
       eagainAnswers--;
-      throw new KernelWriteException(
+      throw new KernelCallException(
           "write 1 to " + devDir + "/enable: Resource temporarily unavailable", 11);
     }
     String control = attributes.get(devDir + "/control");
@@ -108,14 +125,15 @@ final class SimulatedTcmuKernel implements KernelFiles {
     int slash = config.indexOf('/');
     String handler = slash < 0 ? "" : config.substring(0, slash);
     if (!handler.equals(handlerRegistered)) {
-      throw new KernelWriteException(
+      throw new KernelCallException(
           "write 1 to " + devDir + "/enable: No such device (no TCMU handler " + handler + ")", 19);
     }
     Path configFile = Path.of(config.substring(slash));
     Path result = configFile.resolveSibling("init-debug.log");
     if (!Files.isRegularFile(configFile)) {
       Files.writeString(result, "failed:open config " + configFile + ": No such file");
-      throw new KernelWriteException("write 1 to " + devDir + "/enable: Input/output error", 5);
+      throw new KernelCallException(
+          "write \"1\" to " + devDir + "/enable: No such file or directory", 2);
     }
     Files.writeString(result, "success");
     attributes.put(devDir + "/enable", "1");
@@ -136,6 +154,7 @@ final class SimulatedTcmuKernel implements KernelFiles {
     links.put(link, target);
     String tpgt = link.substring(0, link.indexOf("/lun/"));
     String address = attributes.get(tpgt + "/address");
+    attributes.put("/sys/class/scsi_device/" + address + ":0/device/timeout", "30");
     if (diskAppears) {
       String disk = "sd" + nextDisk++;
       Thread t =
@@ -148,7 +167,11 @@ final class SimulatedTcmuKernel implements KernelFiles {
                 }
                 synchronized (this) {
                   sysfsDisks.put(address, disk);
-                  attributes.put("/sys/block/" + disk + "/device/timeout", "30");
+                  openableAt.put(
+                      "/dev/" + disk,
+                      openDelayMillis < 0
+                          ? Long.MAX_VALUE
+                          : System.nanoTime() + openDelayMillis * 1_000_000);
                 }
               });
       t.setDaemon(true);
@@ -161,20 +184,23 @@ final class SimulatedTcmuKernel implements KernelFiles {
     operations.add("remove " + path);
     if (links.remove(path) != null) {
       String tpgt = path.substring(0, path.indexOf("/lun/"));
-      sysfsDisks.remove(attributes.get(tpgt + "/address"));
+      String address = attributes.get(tpgt + "/address");
+      String disk = sysfsDisks.remove(address);
+      openableAt.remove("/dev/" + disk);
+      attributes.remove("/sys/class/scsi_device/" + address + ":0/device/timeout");
       return;
     }
     if (!dirs.contains(path)) {
       return;
     }
     if (links.containsValue(path)) {
-      throw new KernelWriteException("rmdir " + path + ": Device or resource busy", 16);
+      throw new KernelCallException("rmdir " + path + ": Device or resource busy", 16);
     }
     boolean children =
         dirs.stream().anyMatch(d -> d.startsWith(path + "/") && !isAutomatic(path, d))
             || links.keySet().stream().anyMatch(l -> l.startsWith(path + "/"));
     if (children) {
-      throw new KernelWriteException("rmdir " + path + ": Directory not empty", 39);
+      throw new KernelCallException("rmdir " + path + ": Directory not empty", 39);
     }
     dirs.removeIf(d -> d.equals(path) || d.startsWith(path + "/"));
     attributes.keySet().removeIf(a -> a.startsWith(path + "/"));
@@ -200,6 +226,23 @@ final class SimulatedTcmuKernel implements KernelFiles {
       }
     }
     return names;
+  }
+
+  @Override
+  public synchronized int readStart(String device, int length) throws IOException {
+    Long at = openableAt.get(device);
+    if (at == null) {
+      throw new KernelCallException("open " + device + ": No such file or directory", 2);
+    }
+    if (at == Long.MAX_VALUE || System.nanoTime() - at < 0) {
+      refusedOpens++;
+      throw new KernelCallException("open " + device + ": No such device or address", 6);
+    }
+    if (readErrno != 0) {
+      throw new KernelCallException(
+          "read " + device + ": " + Errno.valueOf(readErrno).description(), readErrno);
+    }
+    return length;
   }
 
   /** Everything the simulated kernel holds below configfs's target directory. */

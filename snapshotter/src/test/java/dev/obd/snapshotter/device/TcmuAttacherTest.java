@@ -47,7 +47,10 @@ class TcmuAttacherTest {
             "mkdir " + tpgt + "/lun/lun_0",
             "write " + tpgt + "/nexus = naa.1990000000000128",
             "symlink " + tpgt + "/lun/lun_0/dev_128 -> " + dev,
-            "write /sys/block/sdb/device/timeout = 2147483");
+            "write /sys/class/scsi_device/3:0:1:0/device/timeout = 2147483");
+    assertThat(kernel.read("/sys/class/scsi_device/3:0:1:0/device/timeout"))
+        .as("set through the SCSI device: the disk's /sys/block entry may not exist yet")
+        .isEqualTo("2147483");
     assertThat(Files.readString(block.resolve("init-debug.log"))).isEqualTo("success");
     assertThat(a.attached(Duration.ofSeconds(1)))
         .containsEntry(128L, AttachedDevice.healthy("/dev/sdb"));
@@ -95,13 +98,79 @@ class TcmuAttacherTest {
   }
 
   @Test
-  void aBackstoreFailureIsReportedWithItsResultFile() throws Exception {
+  void anEnableTheHandlerRefusedLeadsWithTheHandlersReasonAndKeepsTheConfigfsDetailAfterIt()
+      throws Exception {
     Files.delete(config);
+    String dev = T + "/core/user_999999999/dev_9";
     assertThatThrownBy(
             () ->
                 new TcmuAttacher(kernel, -1, "overlaybd").attach(9, config, Duration.ofSeconds(5)))
         .isInstanceOf(AttachException.class)
-        .hasMessageContaining("overlaybd-tcmu says: failed:open config");
+        .hasMessage(
+            "attach tcmu device for snapshot 9 (config "
+                + config
+                + "): overlaybd-tcmu: open config "
+                + config.toAbsolutePath()
+                + ": No such file (failed to enable target "
+                + dev
+                + ": write \"1\" to "
+                + dev
+                + "/enable: No such file or directory)");
+    assertThat(kernel.configfsObjects()).isEmpty();
+  }
+
+  @Test
+  void aResultLeftByAnEarlierAttachIsNotTakenForTheHandlersReason() throws Exception {
+    Files.writeString(block.resolve("init-debug.log"), "failed:registry answered 503 yesterday");
+    kernel.handlerRegistered = "none";
+    assertThatThrownBy(
+            () ->
+                new TcmuAttacher(kernel, -1, "overlaybd").attach(9, config, Duration.ofSeconds(5)))
+        .isInstanceOf(AttachException.class)
+        .hasMessageContaining("no TCMU handler overlaybd")
+        .hasMessageNotContaining("yesterday");
+  }
+
+  @Test
+  void theDiskIsHandedOutOnlyOnceItOpensAndReads() throws Exception {
+    kernel.openDelayMillis = 200;
+    String device =
+        new TcmuAttacher(kernel, -1, "overlaybd").attach(5, config, Duration.ofSeconds(10));
+    assertThat(kernel.refusedOpens)
+        .as("the disk was in sysfs but refused opens with ENXIO for a while")
+        .isGreaterThan(1);
+    assertThat(kernel.readStart(device, 4096))
+        .as("the disk handed out opens and reads at once")
+        .isEqualTo(4096);
+  }
+
+  @Test
+  void aDiskThatAppearsButNeverOpensFailsAtTheDeadlineNamingItAndTheWaitAndLeavesNothing() {
+    kernel.openDelayMillis = -1;
+    assertThatThrownBy(
+            () ->
+                new TcmuAttacher(kernel, -1, "overlaybd").attach(4, config, Duration.ofMillis(500)))
+        .isInstanceOf(AttachException.class)
+        .hasMessageStartingWith("attach tcmu device for snapshot 4 (config " + config + "): ")
+        .hasMessageMatching(
+            ".*: /dev/sdb did not open and read within [0-9]+ ms \\([0-9]+ attempts; last: open"
+                + " /dev/sdb: No such device or address\\)");
+    assertThat(kernel.configfsObjects()).isEmpty();
+  }
+
+  @Test
+  void aDiskWhoseReadsFailWithAnIoErrorFailsAtOnceInsteadOfWaiting() {
+    kernel.readErrno = 5;
+    long t0 = System.nanoTime();
+    assertThatThrownBy(
+            () ->
+                new TcmuAttacher(kernel, -1, "overlaybd").attach(4, config, Duration.ofSeconds(60)))
+        .isInstanceOf(AttachException.class)
+        .hasMessageContaining("/dev/sdb cannot be read")
+        .hasMessageContaining("read /dev/sdb: Input/output error");
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("EIO says the disk is broken, not late: no waiting for the deadline")
+        .isLessThan(Duration.ofSeconds(30));
     assertThat(kernel.configfsObjects()).isEmpty();
   }
 

@@ -21,9 +21,11 @@ import java.util.concurrent.TimeUnit;
  * tcm_loop; no KVM either): Debian's 6.1 kernel under qemu TCG, booted into a busybox initramfs
  * that loads {@code modules} (with their dependencies, resolved by modprobe against the kernel's
  * modules.dep), mounts the host root read-only over 9p beneath a tmpfs overlay, so that the guest
- * runs the host's own JDK, tools and build output and its writes go nowhere, and runs a bash script
- * chrooted in it. The script writes what it saw to {@code /mnt/obd-out}, a writable 9p share of a
- * host directory; {@link Result} reads it back for the test's assertions.
+ * runs the host's own JDK, tools and build output and its writes go nowhere, moves that over the
+ * initramfs's root as switch_root does (a mere chroot would leave a container's {@code runc exec}
+ * in the initramfs: setns into a mount namespace goes to its root mount), and runs a bash script in
+ * it. The script writes what it saw to {@code /mnt/obd-out}, a writable 9p share of a host
+ * directory; {@link Result} reads it back for the test's assertions.
  *
  * <p>Result protocol: the script appends lines {@code <seconds> <key> <value...>} to {@code
  * /mnt/obd-out/result.txt}; its own output goes to {@code guest.log} there; the serial console to
@@ -71,7 +73,10 @@ public record QemuVm(Kernel kernel, List<String> modules, int memoryMb) {
       mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /newroot/mnt/obd-out \\
         || echo "GUEST: out share failed"
       echo "GUEST: running $(cat /etc/guest-script) at $(cut -d' ' -f1 /proc/uptime)s"
-      chroot /newroot /bin/bash "$(cat /etc/guest-script)" > /newroot/mnt/obd-out/guest.log 2>&1
+      # as switch_root does: the new root mounted over / (not only chrooted into), so that a process
+      # joining a mount namespace (setns, as runc exec does) finds it as that namespace's root
+      cd /newroot && mount -o move . / || echo "GUEST: moving the root failed"
+      chroot . /bin/bash "$(cat /etc/guest-script)" > mnt/obd-out/guest.log 2>&1
       echo "GUEST: script exit $? at $(cut -d' ' -f1 /proc/uptime)s"
       sync; poweroff -f
       """;

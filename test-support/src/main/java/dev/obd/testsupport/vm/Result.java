@@ -41,6 +41,11 @@ public record Result(int exitCode, Duration took, Path out, Path serialLog) {
     return r;
   }
 
+  /** The guest's {@code result.txt} as written, with its timestamps: for a test's output. */
+  public String timeline() {
+    return tail(out.resolve("result.txt"), Integer.MAX_VALUE);
+  }
+
   /**
    * A text for assertion messages: exit code, time, results, the serial console's tail, the guest
    * script's output and the tails of the named files in the out share.
