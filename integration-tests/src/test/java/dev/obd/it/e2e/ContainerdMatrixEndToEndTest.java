@@ -138,7 +138,7 @@ class ContainerdMatrixEndToEndTest {
 
     @Override
     void assertCriPulledAsConfigured() {
-      assertThat(env.containerd.logTail(100_000))
+      assertThat(env.containerd.log())
           .as("CRI pulls through the transfer service, as configured")
           .doesNotContain(FALLBACK);
     }
@@ -180,7 +180,7 @@ class ContainerdMatrixEndToEndTest {
         assertThat(layerGets(obdTreeLayers))
             .as("layer blob GETs during the pull")
             .isEqualTo(before);
-        assertThat(local.containerd.logTail(100_000)).contains(FALLBACK);
+        assertThat(local.containerd.log()).contains(FALLBACK);
         String out =
             local.containerd.runContainer(
                 CRI_NS,

@@ -260,7 +260,7 @@ class InstallEndToEndTest {
                   .filter(l -> l.contains("\"GET /v2/hello/blobs/" + layers.get(0))))
           .as("layer blob GETs of the CRI and the ctr pull")
           .isEmpty();
-      assertThat(containerd.logTail(100_000))
+      assertThat(containerd.log())
           .as("CRI uses the transfer service")
           .doesNotContain("Falling back to local image pull mode");
       try (SnapshotsClient snapshots = SnapshotsClient.connect(socket)) {

@@ -223,6 +223,15 @@ public final class Containerd implements AutoCloseable {
     return process.logTail(lines);
   }
 
+  /** All that containerd logged so far. */
+  public String log() {
+    try {
+      return Files.readString(process.log(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("read " + process.log(), e);
+    }
+  }
+
   /** Runs {@code ctr -n namespace args...}; fails with the output unless it exits 0. */
   public String ctr(String namespace, String... args) {
     Result r = ctrResult(namespace, args);
