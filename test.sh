@@ -2,7 +2,10 @@
 # Runs the whole test suite: unit tests, the daemon over its real socket with real mounts,
 # containerd's own snapshotter suite, crash consistency, end to end with real containerd, runc and
 # a registry, and the VM tier (Debian's kernel under qemu, for the kernel paths this host's kernel
-# lacks: NBD, TCMU). Installs the Debian packages the tests need first (apt-get, as root).
+# lacks: NBD, TCMU). Installs the Debian packages the tests need first (apt-get, as root), and
+# fetches containerd 1.7 and 2.x (and what containerd 1.7's own suite needs) from newer Debian
+# suites into a cache, unpacked next to the system's packages (test-support/fetch-debian-packages;
+# once per machine). A package that cannot be had fails the run here, with the reason.
 #
 #   OBD_TEST_VM=0 ./test.sh   leaves the VM tier (about 4 minutes) out
 #   ./test.sh              tests that need root or a missing tool skip with a message
@@ -21,6 +24,8 @@ fi
 packages=(
   # build and the daemon's native libraries
   maven
+  # fetching and unpacking the containerd versions of the test matrix (flock is util-linux's)
+  apt dpkg debian-archive-keyring
   # real parts the tests drive
   containerd runc docker-registry skopeo busybox-static curl
   e2fsprogs util-linux fuse3 libnbd-bin qemu-utils
@@ -39,17 +44,19 @@ if [ "$vm" != 0 ]; then
   # tcmu-runner standing in for overlaybd-tcmu as the TCMU handler
   packages+=(qemu-system-x86 linux-image-amd64 cpio kmod tcmu-runner)
 fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+$sudo test-support/fetch-debian-packages
 
 groups=()
 [ "$vm" = 0 ] || groups=(-Dobd.test.excludedGroups=none)

@@ -1,5 +1,9 @@
 package dev.obd.bench.e2e;
 
+import static dev.obd.bench.e2e.E2eSteps.blobBytesServed;
+import static dev.obd.bench.e2e.E2eSteps.median;
+import static dev.obd.bench.e2e.E2eSteps.secondsToFirstOutput;
+
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.containerd.Containerd;
@@ -8,21 +12,14 @@ import dev.obd.testsupport.oci.ObdImages;
 import dev.obd.testsupport.oci.OciImage;
 import dev.obd.testsupport.oci.TarLayer;
 import dev.obd.testsupport.oci.TestImages;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Cold start of a large image: from the start of the pull to the entrypoint's first output line,
@@ -41,8 +38,6 @@ import java.util.regex.Pattern;
  * -Dobd.bench.logs=DIR} keeps the logs of registry, snapshotter and backstore.
  */
 public final class ColdStartBench {
-  private static final Pattern BLOB_GET =
-      Pattern.compile("\"GET /v2/[^\"]*/blobs/sha256:[0-9a-f]{64} HTTP/1\\.1\" (\\d{3}) (\\d+)");
   private static final int FILES = 8;
 
   private ColdStartBench() {}
@@ -71,28 +66,8 @@ public final class ColdStartBench {
       image = null; // the layers in memory are no longer needed
 
       Path bs = dir.resolve("backstore");
-      backstore = startBackstore(dist, bs);
-      Path config = dir.resolve("obd-config.json");
-      Files.writeString(
-          config,
-          ("{\"attacher\": \"nbd\", \"backstoreAddress\": \"%s\","
-                  + " \"mirrorRegistry\": [{\"host\": \"%s\", \"insecure\": true}]}")
-              .formatted(bs.resolve("backstore.sock"), registry.host()));
-      daemon =
-          ChildProcess.start(
-              "obd-snapshotter",
-              List.of(
-                  dist.resolve("bin/obd-snapshotter").toString(),
-                  "--config",
-                  config.toString(),
-                  "--root",
-                  dir.resolve("obd-root").toString(),
-                  "--address",
-                  dir.resolve("obd.sock").toString()),
-              dir.resolve("obd.log"),
-              Map.of("OBD_CDS_DIR", dir.resolve("cds").toString()));
-      daemon.awaitCondition(
-          "socket", Duration.ofSeconds(120), () -> Files.exists(dir.resolve("obd.sock")));
+      backstore = E2eSteps.startBackstore(dist, bs, 4);
+      daemon = E2eSteps.startSnapshotter(dist, dir, bs, registry.host());
       String cmdScript = "head -c " + readBytes + " /data/file-1 | md5sum";
       OciImage warm = TestImages.small("unused", "warm-up");
       String warmPlain =
@@ -113,8 +88,8 @@ public final class ColdStartBench {
           baselineRound(containerd, registry, warmPlain, "cat /data/id", "warm-o-" + r);
           baseline.add(baselineRound(containerd, registry, plainRef, cmdScript, "cold-o-" + r));
           backstore.terminate(Duration.ofSeconds(30));
-          deleteTree(bs.resolve("cache"));
-          backstore = startBackstore(dist, bs);
+          E2eSteps.deleteTree(bs.resolve("cache"));
+          backstore = E2eSteps.startBackstore(dist, bs, 4);
           lazyRound(containerd, registry, warmObd, "cat /data/id");
           lazy.add(lazyRound(containerd, registry, obdRef, cmdScript));
         }
@@ -185,7 +160,7 @@ public final class ColdStartBench {
     long t0 = System.nanoTime();
     c.ctr(ns, "images", "pull", "--plain-http", "--snapshotter", "overlayfs", ref);
     double pulled = (System.nanoTime() - t0) / 1e9;
-    double seconds = firstOutput(c, ns, "overlayfs", ref, script, t0);
+    double seconds = secondsToFirstOutput(c, ns, "overlayfs", ref, script, t0);
     long bytes = blobBytesServed(registry.log(), logAt);
     c.ctr(ns, "images", "rm", "--sync", ref);
     return new double[] {seconds, bytes, pulled};
@@ -199,67 +174,11 @@ public final class ColdStartBench {
       long t0 = System.nanoTime();
       cri.pull(ref);
       double pulled = (System.nanoTime() - t0) / 1e9;
-      double seconds = firstOutput(c, "k8s.io", Containerd.SNAPSHOTTER, ref, script, t0);
+      double seconds = secondsToFirstOutput(c, "k8s.io", Containerd.SNAPSHOTTER, ref, script, t0);
       long bytes = blobBytesServed(registry.log(), logAt);
       cri.remove(ref);
       return new double[] {seconds, bytes, pulled};
     }
-  }
-
-  /**
-   * Starts {@code ctr run}; seconds from {@code t0} to its first output line; waits for its end.
-   */
-  private static double firstOutput(
-      Containerd c, String ns, String snapshotter, String ref, String script, long t0)
-      throws Exception {
-    Process p =
-        new ProcessBuilder(
-                "ctr",
-                "-a",
-                c.socket().toString(),
-                "-n",
-                ns,
-                "run",
-                "--rm",
-                "--snapshotter",
-                snapshotter,
-                ref,
-                "cold-" + System.nanoTime(),
-                "/bin/sh",
-                "-c",
-                script)
-            .redirectErrorStream(true)
-            .start();
-    p.getOutputStream().close();
-    try (BufferedReader out =
-        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-      String line = out.readLine();
-      double seconds = (System.nanoTime() - t0) / 1e9;
-      if (line == null || line.isBlank() || line.startsWith("ctr:")) {
-        throw new IllegalStateException("unexpected first output of the entrypoint: " + line);
-      }
-      out.transferTo(java.io.Writer.nullWriter());
-      if (!p.waitFor(2, TimeUnit.MINUTES) || p.exitValue() != 0) {
-        throw new IllegalStateException("ctr run did not finish cleanly");
-      }
-      return seconds;
-    } finally {
-      p.destroyForcibly();
-    }
-  }
-
-  /** Bytes of successful blob GETs in the registry's log after offset {@code from}. */
-  private static long blobBytesServed(Path log, long from) throws IOException {
-    long total = 0;
-    byte[] all = Files.readAllBytes(log);
-    String text = new String(all, (int) from, all.length - (int) from, StandardCharsets.UTF_8);
-    Matcher m = BLOB_GET.matcher(text);
-    while (m.find()) {
-      if (m.group(1).startsWith("2")) {
-        total += Long.parseLong(m.group(2));
-      }
-    }
-    return total;
   }
 
   private static long blobBytes(Path blobs) throws IOException {
@@ -287,42 +206,5 @@ public final class ColdStartBench {
         "unused",
         layers,
         List.of("/bin/sh", "-c", "head -c " + readBytes + " /data/file-1 | md5sum"));
-  }
-
-  private static ChildProcess startBackstore(Path dist, Path dir) throws IOException {
-    Files.createDirectories(dir);
-    Path config = dir.resolve("backstore.json");
-    Files.writeString(
-        config,
-        ("{\"socket\": \"%1$s/backstore.sock\", \"stateDir\": \"%1$s/state\", \"runDir\":"
-                + " \"%1$s/run\", \"credentialFilePath\": \"%1$s/none.json\","
-                + " \"dockerConfigPath\": \"%1$s/none.json\", \"cacheConfig\": {\"cacheDir\":"
-                + " \"%1$s/cache\", \"cacheSizeGB\": 4}}")
-            .formatted(dir));
-    ChildProcess p =
-        ChildProcess.start(
-            "obd-backstore",
-            List.of(dist.resolve("bin/obd-backstore").toString(), "--config", config.toString()),
-            dir.resolve("backstore-" + System.nanoTime() + ".log"),
-            Map.of());
-    p.awaitCondition(
-        "control socket",
-        Duration.ofSeconds(60),
-        () -> dev.obd.backstore.api.BackstoreClient.answers(dir.resolve("backstore.sock")));
-    return p;
-  }
-
-  private static void deleteTree(Path p) throws Exception {
-    new ProcessBuilder("rm", "-rf", p.toString()).inheritIO().start().waitFor();
-  }
-
-  private static double[] median(List<double[]> samples) {
-    double[] out = new double[samples.get(0).length];
-    for (int i = 0; i < out.length; i++) {
-      int k = i;
-      double[] v = samples.stream().mapToDouble(s -> s[k]).sorted().toArray();
-      out[i] = v[v.length / 2];
-    }
-    return out;
   }
 }

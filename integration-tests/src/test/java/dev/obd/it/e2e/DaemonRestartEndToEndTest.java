@@ -79,18 +79,8 @@ class DaemonRestartEndToEndTest {
     OciImage big = TestImages.randomLayers(11, 8 << 20, 42); // a pull long enough to interrupt
     String ref = big.push(env.workDir("big"), env.registry.host(), "obdtest/big", "v1");
     List<String> pull =
-        List.of(
-            "ctr",
-            "-a",
-            env.containerd.socket().toString(),
-            "-n",
-            ns,
-            "images",
-            "pull",
-            "--plain-http",
-            "--snapshotter",
-            SNAPSHOTTER,
-            ref);
+        env.containerd.ctrCommand(
+            ns, "images", "pull", "--plain-http", "--snapshotter", SNAPSHOTTER, ref);
     Path log = env.workDir("big").resolve("pull.log");
     try (ChildProcess p = ChildProcess.start("ctr pull", pull, log, Map.of())) {
       Path daemonLog = env.daemon().process().log();

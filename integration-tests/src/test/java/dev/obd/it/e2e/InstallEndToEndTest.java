@@ -3,11 +3,14 @@ package dev.obd.it.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.it.support.Layers;
+import dev.obd.it.support.SnapshotsClient;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.ContainerdInstallation;
 import dev.obd.testsupport.containerd.CriClient;
+import dev.obd.testsupport.oci.ObdImages;
 import dev.obd.testsupport.oci.TestImages;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,7 +26,9 @@ import org.junit.jupiter.api.Test;
 /**
  * What a node-provisioning script does: install the built distribution with daemon-config/install
  * into a fresh root, run it again, check the unit with systemd, then start the installed daemon and
- * a containerd configured by what was installed, and run a container.
+ * a containerd configured by what was installed, and pull and run. Both config forms: version 2 for
+ * bookworm's containerd 1.6, version 3 with the transfer service settings for containerd 2.1.9
+ * (unpacked by test-support/fetch-debian-packages).
  */
 class InstallEndToEndTest {
   private Path base;
@@ -72,8 +77,12 @@ class InstallEndToEndTest {
     assertThat(prefix.resolve("etc/overlaybd-snapshotter/config.json")).exists();
     assertThat(prefix.resolve("etc/systemd/system/obd-snapshotter.service")).exists();
     assertThat(Files.readString(prefix.resolve("etc/containerd/config.toml")))
+        .as("containerd 1.6 reads config version 2")
+        .startsWith("version = 2\n")
         .contains("[proxy_plugins.overlaybd]")
-        .contains("disable_snapshot_annotations = false");
+        .contains("[plugins.\"io.containerd.grpc.v1.cri\".containerd]")
+        .contains("disable_snapshot_annotations = false")
+        .doesNotContain("io.containerd.transfer.v1.local");
 
     Containerd.Result second = install(prefix, "--cri");
     assertThat(second.exit()).isZero();
@@ -81,6 +90,55 @@ class InstallEndToEndTest {
         .contains("nothing to do")
         .doesNotContain("install ")
         .doesNotContain("create ");
+  }
+
+  @Test
+  void forContainerd2TheConfigIsVersion3WithTheTransferServiceSettingsAndASecondRunIsANoOp()
+      throws IOException {
+    ContainerdInstallation two = ContainerdInstallation.unpacked("2.1.9");
+    Path prefix = base.resolve("node");
+    Containerd.Result first = install(prefix, "--cri", "--containerd", two.containerd().toString());
+    assertThat(first.exit()).as(first.output()).isZero();
+    assertThat(Files.readString(prefix.resolve("etc/containerd/config.toml")))
+        .startsWith("version = 3\n")
+        .contains("[proxy_plugins.overlaybd]")
+        .contains("[proxy_plugins.overlaybd.exports]")
+        .contains("enable_remote_snapshot_annotations = \"true\"")
+        .contains("[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]")
+        .contains("snapshotter = \"overlayfs\"")
+        .contains("[plugins.'io.containerd.cri.v1.images']")
+        .doesNotContain("io.containerd.grpc.v1.cri")
+        .as("nothing that sends CRI back to the local pull mode")
+        .doesNotContainPattern("(?m)^\\s*disable_snapshot_annotations");
+
+    Containerd.Result second =
+        install(prefix, "--cri", "--containerd", two.containerd().toString());
+    assertThat(second.exit()).as(second.output()).isZero();
+    assertThat(second.output()).contains("nothing to do");
+  }
+
+  @Test
+  void aVersion2ConfigIsLeftAsItIsForContainerd2WithTheWayToMigrateIt() throws IOException {
+    ContainerdInstallation two = ContainerdInstallation.unpacked("2.1.9");
+    Path prefix = base.resolve("node");
+    Path conf = Files.createDirectories(prefix.resolve("etc/containerd")).resolve("config.toml");
+    String own = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"x\"\n";
+    Files.writeString(conf, own);
+    Containerd.Result r = install(prefix, "--containerd", two.containerd().toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.output()).contains("NOT changed " + conf).contains("containerd config migrate");
+    assertThat(Files.readString(conf)).isEqualTo(own);
+  }
+
+  @Test
+  void helpPrintsTheUsageAndNothingOfTheScript() {
+    Containerd.Result r =
+        Containerd.run(
+            List.of(dist.resolve("share/daemon-config/install").toString(), "--help"),
+            Duration.ofMinutes(1));
+    assertThat(r.exit()).isZero();
+    assertThat(r.output()).contains("Usage: install").contains("--containerd BIN");
+    assertThat(r.output().strip().lines().reduce((a, b) -> b).orElseThrow()).contains("--dry-run");
   }
 
   @Test
@@ -122,33 +180,20 @@ class InstallEndToEndTest {
     assertThat(install(prefix, "--cri").exit()).isZero();
     Path socket = base.resolve("run/obd.sock");
     Path ctrDir = base.resolve("containerd");
-    String installed = Files.readString(prefix.resolve("etc/containerd/config.toml"));
     String config =
-        installed
-            .replace("/run/overlaybd-snapshotter/overlaybd.sock", socket.toString())
-            .replaceFirst(
+        testPaths(
+                Files.readString(prefix.resolve("etc/containerd/config.toml")),
                 "version = 2\n",
-                "version = 2\nroot = \"%1$s/root\"\nstate = \"%1$s/state\"\n[grpc]\n  address = \"%1$s/containerd.sock\"\n[ttrpc]\n  address = \"%1$s/containerd.sock.ttrpc\"\n"
-                    .formatted(ctrDir));
-    config +=
-        "\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \""
+                socket,
+                ctrDir)
+            + "\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \""
             + ctrDir
             + "/certs.d\"\n";
     try (LocalRegistry registry = LocalRegistry.start(base.resolve("registry"));
-        ChildProcess daemon =
-            ChildProcess.start(
-                "installed obd-snapshotter",
-                List.of(
-                    prefix.resolve("opt/obd-snapshotter/bin/obd-snapshotter").toString(),
-                    "--config",
-                    prefix.resolve("etc/overlaybd-snapshotter/config.json").toString(),
-                    "--root",
-                    base.resolve("obd-root").toString(),
-                    "--address",
-                    socket.toString()),
-                base.resolve("daemon.log"),
-                Map.of("OBD_CDS_DIR", base.resolve("cds").toString()));
-        Containerd containerd = startWhenServing(daemon, socket, ctrDir, config, registry.host())) {
+        ChildProcess daemon = startInstalledDaemon(prefix, socket);
+        Containerd containerd =
+            startWhenServing(
+                ContainerdInstallation.system(), daemon, socket, ctrDir, config, registry.host())) {
       String ref =
           TestImages.small("unused", "installed and running")
               .push(
@@ -169,9 +214,110 @@ class InstallEndToEndTest {
     }
   }
 
+  /**
+   * containerd 2.1.9 on the configuration install wrote for it: CRI and {@code ctr images pull}
+   * both go through the transfer service and pull an OverlayBD image lazily. (Running it needs
+   * obd-backstore, which the matrix tests do; here the installed daemon runs on its defaults.)
+   */
+  @Test
+  void containerd2ConfiguredByTheInstallPullsOverlayBdImagesLazily() throws Exception {
+    ContainerdInstallation two = ContainerdInstallation.unpacked("2.1.9");
+    Path hello = Requirements.requireSharedTestData("hello-world-obd");
+    Path prefix = base.resolve("node");
+    assertThat(install(prefix, "--cri", "--containerd", two.containerd().toString()).exit())
+        .isZero();
+    Path socket = base.resolve("run/obd.sock");
+    Path ctrDir = base.resolve("containerd");
+    String config =
+        testPaths(
+                Files.readString(prefix.resolve("etc/containerd/config.toml")),
+                "version = 3\n",
+                socket,
+                ctrDir)
+            + "\n[plugins.'io.containerd.cri.v1.images'.registry]\n  config_path = \""
+            + ctrDir
+            + "/certs.d\"\n";
+    try (LocalRegistry registry = LocalRegistry.start(base.resolve("registry"));
+        ChildProcess daemon = startInstalledDaemon(prefix, socket);
+        Containerd containerd =
+            startWhenServing(two, daemon, socket, ctrDir, config, registry.host())) {
+      String ref = registry.host() + "/hello:amd64-converted";
+      ObdImages.push(hello, "amd64-converted", ref);
+      List<String> layers = ObdImages.layerDigests(hello, "amd64-converted");
+      try (CriClient cri = new CriClient(containerd.socket())) {
+        cri.pull(ref);
+      }
+      containerd.ctr(
+          "transfer",
+          "images",
+          "pull",
+          "--plain-http",
+          "--snapshotter",
+          Containerd.SNAPSHOTTER,
+          ref);
+      assertThat(
+              Files.readAllLines(registry.log()).stream()
+                  .filter(l -> l.contains("\"GET /v2/hello/blobs/" + layers.get(0))))
+          .as("layer blob GETs of the CRI and the ctr pull")
+          .isEmpty();
+      assertThat(containerd.log())
+          .as("CRI uses the transfer service")
+          .doesNotContain("Falling back to local image pull mode");
+      try (SnapshotsClient snapshots = SnapshotsClient.connect(socket)) {
+        assertThat(
+                snapshots.list(
+                    "labels.\"containerd.io/snapshot/overlaybd/blob-digest\"==\""
+                        + layers.get(0)
+                        + "\""))
+            .as("the layer is a remote snapshot")
+            .singleElement()
+            .satisfies(
+                i ->
+                    assertThat(i.getLabelsMap())
+                        .containsEntry("containerd.io/snapshot/remote", "remote snapshot")
+                        .containsEntry("containerd.io/snapshot/cri.image-ref", ref));
+      }
+    }
+  }
+
+  /**
+   * The installed config.toml with the test's own paths: obd-snapshotter's socket, and containerd's
+   * root, state and sockets (inserted after its {@code versionLine}).
+   */
+  private static String testPaths(String installed, String versionLine, Path socket, Path ctrDir) {
+    return installed
+        .replace("/run/overlaybd-snapshotter/overlaybd.sock", socket.toString())
+        .replaceFirst(
+            versionLine,
+            versionLine
+                + "root = \"%1$s/root\"\nstate = \"%1$s/state\"\n[grpc]\n  address = \"%1$s/containerd.sock\"\n[ttrpc]\n  address = \"%1$s/containerd.sock.ttrpc\"\n"
+                    .formatted(ctrDir));
+  }
+
+  /** The installed launcher with the installed config.json, on a root and socket of the test's. */
+  private ChildProcess startInstalledDaemon(Path prefix, Path socket) {
+    return ChildProcess.start(
+        "installed obd-snapshotter",
+        List.of(
+            prefix.resolve("opt/obd-snapshotter/bin/obd-snapshotter").toString(),
+            "--config",
+            prefix.resolve("etc/overlaybd-snapshotter/config.json").toString(),
+            "--root",
+            base.resolve("obd-root").toString(),
+            "--address",
+            socket.toString()),
+        base.resolve("daemon.log"),
+        Map.of("OBD_CDS_DIR", base.resolve("cds").toString()));
+  }
+
   private static Containerd startWhenServing(
-      ChildProcess daemon, Path socket, Path ctrDir, String config, String registryHost) {
+      ContainerdInstallation installation,
+      ChildProcess daemon,
+      Path socket,
+      Path ctrDir,
+      String config,
+      String registryHost) {
     daemon.awaitCondition("socket " + socket, Duration.ofSeconds(90), () -> Files.exists(socket));
-    return Containerd.start(ctrDir, config, registryHost);
+    return Containerd.start(installation, ctrDir, config, registryHost);
   }
 }

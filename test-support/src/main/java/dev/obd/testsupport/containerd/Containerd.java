@@ -11,40 +11,79 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A real containerd (Debian's package) with its own root, state and sockets under a directory of
- * the test's, talking to obd-snapshotter as the proxy plugin {@value #SNAPSHOTTER}. {@link #close}
- * kills the containers' tasks, stops containerd and any shim it left, and unmounts what is left
- * under its directory, so a failing test leaves nothing running or mounted.
+ * A real containerd (a Debian package: bookworm's or one of {@link ContainerdInstallation}) with
+ * its own root, state and sockets under a directory of the test's, talking to obd-snapshotter as
+ * the proxy plugin {@value #SNAPSHOTTER}. {@link #close} kills the containers' tasks, stops
+ * containerd and any shim it left, and unmounts what is left under its directory, so a failing test
+ * leaves nothing running or mounted.
  */
 public final class Containerd implements AutoCloseable {
   /** The name containerd knows obd-snapshotter by: upstream's. */
   public static final String SNAPSHOTTER = "overlaybd";
 
   private static final Duration READY = Duration.ofSeconds(60);
+  private final ContainerdInstallation installation;
   private final Path dir;
   private final Path socket;
   private final ChildProcess process;
 
-  private Containerd(Path dir, Path socket, ChildProcess process) {
+  private Containerd(
+      ContainerdInstallation installation, Path dir, Path socket, ChildProcess process) {
+    this.installation = installation;
     this.dir = dir;
     this.socket = socket;
     this.process = process;
   }
 
   /**
-   * The configuration the tests use: CRI enabled with obd-snapshotter and snapshot annotations,
-   * plain-http access to the local registry, and garbage collection right after every deletion. (By
-   * default containerd collects after a deletion only once a pause proportional to the last
-   * collection's duration has passed, which can be tens of seconds after a slow one; a test that
-   * removes a snapshot with {@code ctr snapshots rm} and waits for the snapshotter to see it would
-   * depend on that timing.)
+   * How the CRI plugin of containerd 2.x pulls images. 1.x has only {@link #LOCAL}.
+   *
+   * <ul>
+   *   <li>{@link #TRANSFER_SERVICE}: through the transfer service, 2.x's default and what
+   *       daemon-config ships for 2.x; snapshot labels reach the snapshotter through the proxy
+   *       plugin's {@code enable_remote_snapshot_annotations} export;
+   *   <li>{@link #LOCAL}: the client-side pull of 1.x, with {@code disable_snapshot_annotations =
+   *       false}. On 2.x that setting is what makes CRI fall back to it (containerd logs "Falling
+   *       back to local image pull mode"): the configuration daemon-config shipped for 2.x before
+   *       it knew the transfer service, still found on nodes.
+   * </ul>
    */
+  public enum CriPull {
+    TRANSFER_SERVICE,
+    LOCAL
+  }
+
+  /** {@link #config(ContainerdInstallation, Path, Path, CriPull)} for bookworm's containerd 1.6. */
   public static String config(Path dir, Path snapshotterSocket) {
+    return configV2(dir, snapshotterSocket);
+  }
+
+  /**
+   * The configuration the tests use, in the form {@code installation} reads: CRI enabled with
+   * obd-snapshotter and snapshot annotations, plain-http access to the local registry, and garbage
+   * collection right after every deletion. (By default containerd collects after a deletion only
+   * once a pause proportional to the last collection's duration has passed, which can be tens of
+   * seconds after a slow one; a test that removes a snapshot with {@code ctr snapshots rm} and
+   * waits for the snapshotter to see it would depend on that timing.) On 2.x the transfer service
+   * unpacks into obd-snapshotter as well as into overlayfs and passes it the labels lazy pulls
+   * need; {@code criPull} chooses how CRI pulls there.
+   */
+  public static String config(
+      ContainerdInstallation installation, Path dir, Path snapshotterSocket, CriPull criPull) {
+    if (installation.configVersion() == 2) {
+      if (criPull != CriPull.LOCAL) {
+        throw new IllegalArgumentException(installation + " has no transfer service for CRI");
+      }
+      return configV2(dir, snapshotterSocket);
+    }
+    return configV3(dir, snapshotterSocket, criPull);
+  }
+
+  private static String configV2(Path dir, Path snapshotterSocket) {
     return """
         version = 2
         root = "%1$s/root"
@@ -74,10 +113,65 @@ public final class Containerd implements AutoCloseable {
         .formatted(dir, SNAPSHOTTER, snapshotterSocket);
   }
 
-  /** Starts containerd with {@code config} (a config.toml text) and waits until it answers. */
+  /**
+   * containerd 2.x. The unpack_config list replaces containerd's default one, so it names overlayfs
+   * too; its platform only has to parse, as check_platform_supported is off.
+   */
+  private static String configV3(Path dir, Path snapshotterSocket, CriPull criPull) {
+    return """
+        version = 3
+        root = "%1$s/root"
+        state = "%1$s/state"
+
+        [grpc]
+          address = "%1$s/containerd.sock"
+        [ttrpc]
+          address = "%1$s/containerd.sock.ttrpc"
+        [debug]
+          level = "info"
+
+        [proxy_plugins]
+          [proxy_plugins.%2$s]
+            type = "snapshot"
+            address = "%3$s"
+            [proxy_plugins.%2$s.exports]
+              enable_remote_snapshot_annotations = "true"
+
+        [plugins]
+          [plugins."io.containerd.cri.v1.images"]
+            snapshotter = "%2$s"
+            %4$s
+            [plugins."io.containerd.cri.v1.images".registry]
+              config_path = "%1$s/certs.d"
+          [plugins."io.containerd.transfer.v1.local"]
+            config_path = "%1$s/certs.d"
+            [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+              platform = "linux/amd64"
+              snapshotter = "overlayfs"
+            [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+              platform = "linux/amd64"
+              snapshotter = "%2$s"
+          [plugins."io.containerd.gc.v1.scheduler"]
+            deletion_threshold = 1
+        """
+        .formatted(
+            dir,
+            SNAPSHOTTER,
+            snapshotterSocket,
+            criPull == CriPull.LOCAL ? "disable_snapshot_annotations = false" : "");
+  }
+
+  /** Starts bookworm's containerd (the system's) with {@code config}; see the other start. */
   public static Containerd start(Path dir, String config, String registryHost) {
-    Requirements.requireCommand("containerd");
-    Requirements.requireCommand("ctr");
+    return start(ContainerdInstallation.system(), dir, config, registryHost);
+  }
+
+  /**
+   * Starts {@code installation} with {@code config} (a config.toml text) and waits until it
+   * answers; {@code registryHost}, if not null, is reached over plain http.
+   */
+  public static Containerd start(
+      ContainerdInstallation installation, Path dir, String config, String registryHost) {
     Requirements.requireCommand("runc");
     try {
       Files.createDirectories(dir);
@@ -93,11 +187,11 @@ public final class Containerd implements AutoCloseable {
       Path socket = dir.resolve("containerd.sock");
       ChildProcess p =
           ChildProcess.start(
-              "containerd",
-              List.of("containerd", "--config", file.toString()),
+              installation.toString(),
+              List.of(installation.containerd().toString(), "--config", file.toString()),
               dir.resolve("containerd.log"),
-              Map.of());
-      Containerd c = new Containerd(dir, socket, p);
+              installation.environment());
+      Containerd c = new Containerd(installation, dir, socket, p);
       p.awaitCondition("ctr version", READY, c::answers);
       return c;
     } catch (IOException e) {
@@ -107,11 +201,14 @@ public final class Containerd implements AutoCloseable {
 
   private boolean answers() {
     try {
-      return run(List.of("ctr", "-a", socket.toString(), "version"), Duration.ofSeconds(10)).exit
-          == 0;
+      return run(ctrCommand(null, "version"), Duration.ofSeconds(10)).exit == 0;
     } catch (RuntimeException e) {
       return false;
     }
+  }
+
+  public ContainerdInstallation installation() {
+    return installation;
   }
 
   public Path socket() {
@@ -124,6 +221,15 @@ public final class Containerd implements AutoCloseable {
 
   public String logTail(int lines) {
     return process.logTail(lines);
+  }
+
+  /** All that containerd logged so far. */
+  public String log() {
+    try {
+      return Files.readString(process.log(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("read " + process.log(), e);
+    }
   }
 
   /** Runs {@code ctr -n namespace args...}; fails with the output unless it exits 0. */
@@ -158,9 +264,21 @@ public final class Containerd implements AutoCloseable {
 
   /** Runs {@code ctr -n namespace args...} and returns its exit code and output. */
   public Result ctrResult(String namespace, String... args) {
-    List<String> cmd = new ArrayList<>(List.of("ctr", "-a", socket.toString(), "-n", namespace));
+    return run(ctrCommand(namespace, args), Duration.ofMinutes(5));
+  }
+
+  /**
+   * The command line of this containerd's own ctr on its socket, in {@code namespace} (none if
+   * null): for a ctr the test runs as a process of its own.
+   */
+  public List<String> ctrCommand(String namespace, String... args) {
+    List<String> cmd =
+        new ArrayList<>(List.of(installation.ctr().toString(), "-a", socket.toString()));
+    if (namespace != null) {
+      cmd.addAll(List.of("-n", namespace));
+    }
     cmd.addAll(List.of(args));
-    return run(cmd, Duration.ofMinutes(5));
+    return cmd;
   }
 
   /** Exit code and combined output of a command. */
@@ -226,9 +344,9 @@ public final class Containerd implements AutoCloseable {
   }
 
   /**
-   * containerd 1.6 keeps shim sockets, runc state and fifos under /run/containerd whatever its
-   * configured state directory; remove what it left there, if empty (a real containerd on the host
-   * may use them too).
+   * containerd (1.6 to 2.x) keeps shim sockets, runc state and fifos under /run/containerd whatever
+   * its configured state directory; remove what it left there, if empty (a real containerd on the
+   * host may use them too).
    */
   private static void removeEmptyRunDirectories() {
     for (String d :

@@ -1,5 +1,6 @@
 package dev.obd.testsupport.oci;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.testsupport.Requirements;
@@ -8,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -99,6 +101,23 @@ public final class ObdImages {
     if (r.exit() != 0) {
       throw new AssertionError("skopeo push of " + ref + " failed:\n" + r.output());
     }
+  }
+
+  /**
+   * The layer digests of the image tagged {@code tag} in the OCI layout {@code layout}: the blobs a
+   * lazy pull must not fetch.
+   */
+  public static List<String> layerDigests(Path layout, String tag) throws IOException {
+    for (JsonNode m : JSON.readTree(layout.resolve("index.json").toFile()).withArray("manifests")) {
+      if (tag.equals(m.path("annotations").path("org.opencontainers.image.ref.name").asText())) {
+        JsonNode manifest =
+            JSON.readTree(blob(layout.resolve("blobs/sha256"), m.get("digest").asText()).toFile());
+        List<String> digests = new ArrayList<>();
+        manifest.withArray("layers").forEach(l -> digests.add(l.get("digest").asText()));
+        return digests;
+      }
+    }
+    throw new IllegalArgumentException("no manifest tagged " + tag + " in " + layout);
   }
 
   private static Path blob(Path blobs, String digest) {

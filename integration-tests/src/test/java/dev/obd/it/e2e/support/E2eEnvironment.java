@@ -1,27 +1,35 @@
 package dev.obd.it.e2e.support;
 
+import dev.obd.backstore.api.BackstoreApiException;
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.it.support.Layers;
 import dev.obd.it.support.SnapshotterDaemon;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
+import dev.obd.testsupport.containerd.ContainerdInstallation;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Everything an end-to-end test needs, started together and stopped together: a registry on
- * 127.0.0.1, obd-snapshotter (with obd-backstore for OverlayBD images), and containerd using it
- * (also for CRI pulls). Closing stops them all and deletes the working directory, leaving nothing
- * running, mounted or attached.
+ * 127.0.0.1 (or one the test shares), obd-snapshotter (with obd-backstore for OverlayBD images),
+ * and containerd using it (also for CRI pulls): bookworm's, or any {@link ContainerdInstallation}.
+ * Closing stops them all and deletes the working directory, leaving nothing running, mounted or
+ * attached.
  */
 public final class E2eEnvironment implements AutoCloseable {
   public final Path dir;
   public final LocalRegistry registry;
   public final Containerd containerd;
+  private final boolean ownRegistry;
   private ChildProcess backstore;
   private final String[] daemonArgs;
   private SnapshotterDaemon daemon;
@@ -29,21 +37,23 @@ public final class E2eEnvironment implements AutoCloseable {
   private E2eEnvironment(
       Path dir,
       LocalRegistry registry,
+      boolean ownRegistry,
       SnapshotterDaemon daemon,
       Containerd containerd,
       ChildProcess backstore,
       String[] daemonArgs) {
     this.dir = dir;
     this.registry = registry;
+    this.ownRegistry = ownRegistry;
     this.daemon = daemon;
     this.containerd = containerd;
     this.backstore = backstore;
     this.daemonArgs = daemonArgs;
   }
 
-  /** Ordinary images only: registry, obd-snapshotter, containerd. */
+  /** Ordinary images only: registry, obd-snapshotter, bookworm's containerd. */
   public static E2eEnvironment start(String name) {
-    return start(name, false, "");
+    return builder(name).start();
   }
 
   /**
@@ -52,49 +62,111 @@ public final class E2eEnvironment implements AutoCloseable {
    * the snapshotter's config.json, e.g. {@code "autoRemoveDev": true}.
    */
   public static E2eEnvironment startWithBackstore(String name, String extraConfig) {
-    return start(name, true, extraConfig);
+    return builder(name).withBackstore(extraConfig).start();
   }
 
-  private static E2eEnvironment start(String name, boolean withBackstore, String extraConfig) {
-    Requirements.requireRoot();
-    Path dir;
-    try {
-      dir = Files.createTempDirectory("obd-e2e-" + name + "-");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+  /** An environment to be configured, then started; {@code name} names its directory. */
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /** What to start: which containerd, whether with obd-backstore, whose registry. */
+  public static final class Builder {
+    private final String name;
+    private boolean withBackstore;
+    private String extraConfig = "";
+    private ContainerdInstallation installation;
+    private Containerd.CriPull criPull;
+    private LocalRegistry sharedRegistry;
+
+    private Builder(String name) {
+      this.name = name;
     }
-    LocalRegistry registry = null;
-    SnapshotterDaemon daemon = null;
-    ChildProcess backstore = null;
-    try {
-      registry = LocalRegistry.start(dir.resolve("registry"));
-      String[] args = new String[0];
-      if (withBackstore) {
-        backstore = Backstore.start(dir.resolve("backstore"));
-        Path config = dir.resolve("obd-config.json");
-        Files.writeString(
-            config,
-            ("{\"attacher\": \"nbd\", \"backstoreAddress\": \"%s\","
-                    + " \"mirrorRegistry\": [{\"host\": \"%s\", \"insecure\": true}]%s}")
-                .formatted(
-                    Backstore.socket(dir.resolve("backstore")),
-                    registry.host(),
-                    extraConfig.isBlank() ? "" : ", " + extraConfig));
-        args = new String[] {"--config", config.toString()};
+
+    /** Also obd-backstore, for OverlayBD images (see {@link #startWithBackstore}). */
+    public Builder withBackstore(String extraConfig) {
+      this.withBackstore = true;
+      this.extraConfig = extraConfig;
+      return this;
+    }
+
+    /** This containerd instead of the system's (bookworm's 1.6). */
+    public Builder containerd(ContainerdInstallation installation) {
+      this.installation = installation;
+      return this;
+    }
+
+    /**
+     * How CRI pulls on containerd 2.x; by default through the transfer service (2.x) or locally
+     * (1.x, the only way there).
+     */
+    public Builder criPull(Containerd.CriPull criPull) {
+      this.criPull = criPull;
+      return this;
+    }
+
+    /**
+     * Images come from {@code registry}, which the caller owns and closes, instead of a registry of
+     * the environment's own: for tests that share pushed images between environments.
+     */
+    public Builder registry(LocalRegistry registry) {
+      this.sharedRegistry = registry;
+      return this;
+    }
+
+    public E2eEnvironment start() {
+      Requirements.requireRoot();
+      ContainerdInstallation ctrd =
+          installation != null ? installation : ContainerdInstallation.system();
+      Containerd.CriPull pull =
+          criPull != null
+              ? criPull
+              : ctrd.configVersion() == 3
+                  ? Containerd.CriPull.TRANSFER_SERVICE
+                  : Containerd.CriPull.LOCAL;
+      Path dir;
+      try {
+        dir = Files.createTempDirectory("obd-e2e-" + name + "-");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-      daemon = SnapshotterDaemon.start(dir.resolve("obd-root"), dir.resolve("obd.sock"), args);
-      Containerd containerd =
-          Containerd.start(
-              dir.resolve("containerd"),
-              Containerd.config(dir.resolve("containerd"), dir.resolve("obd.sock")),
-              registry.host());
-      return new E2eEnvironment(dir, registry, daemon, containerd, backstore, args);
-    } catch (IOException e) {
-      cleanUp(dir, registry, daemon, backstore);
-      throw new UncheckedIOException(e);
-    } catch (RuntimeException | Error e) {
-      cleanUp(dir, registry, daemon, backstore);
-      throw e;
+      LocalRegistry registry = sharedRegistry;
+      SnapshotterDaemon daemon = null;
+      ChildProcess backstore = null;
+      try {
+        if (registry == null) {
+          registry = LocalRegistry.start(dir.resolve("registry"));
+        }
+        String[] args = new String[0];
+        if (withBackstore) {
+          backstore = Backstore.start(dir.resolve("backstore"));
+          Path config = dir.resolve("obd-config.json");
+          Files.writeString(
+              config,
+              ("{\"attacher\": \"nbd\", \"backstoreAddress\": \"%s\","
+                      + " \"mirrorRegistry\": [{\"host\": \"%s\", \"insecure\": true}]%s}")
+                  .formatted(
+                      Backstore.socket(dir.resolve("backstore")),
+                      registry.host(),
+                      extraConfig.isBlank() ? "" : ", " + extraConfig));
+          args = new String[] {"--config", config.toString()};
+        }
+        daemon = SnapshotterDaemon.start(dir.resolve("obd-root"), dir.resolve("obd.sock"), args);
+        Containerd containerd =
+            Containerd.start(
+                ctrd,
+                dir.resolve("containerd"),
+                Containerd.config(ctrd, dir.resolve("containerd"), dir.resolve("obd.sock"), pull),
+                registry.host());
+        return new E2eEnvironment(
+            dir, registry, sharedRegistry == null, daemon, containerd, backstore, args);
+      } catch (IOException e) {
+        cleanUp(dir, sharedRegistry == null ? registry : null, daemon, backstore);
+        throw new UncheckedIOException(e);
+      } catch (RuntimeException | Error e) {
+        cleanUp(dir, sharedRegistry == null ? registry : null, daemon, backstore);
+        throw e;
+      }
     }
   }
 
@@ -193,6 +265,43 @@ public final class E2eEnvironment implements AutoCloseable {
     containerd.ctr("default", "snapshots", "--snapshotter", Containerd.SNAPSHOTTER, "rm", probe);
   }
 
+  /** The devices obd-backstore serves (with {@link #startWithBackstore}). */
+  public List<DeviceInfo> devices() {
+    try {
+      return new BackstoreClient(backstoreSocket()).list(Duration.ofSeconds(10));
+    } catch (BackstoreApiException e) {
+      throw new AssertionError("list obd-backstore's devices", e);
+    }
+  }
+
+  /** Mount points below the environment's directory: snapshots, devices, containers. */
+  public List<String> mountsBelow() {
+    try {
+      List<String> found = new ArrayList<>();
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String target = line.split(" ")[4].replace("\\040", " ");
+        if (target.startsWith(dir + "/")) {
+          found.add(target);
+        }
+      }
+      return found;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Loop devices whose backing file lies below the environment's directory, as losetup says. */
+  public List<String> loopDevicesBelow() {
+    Containerd.Result r =
+        Containerd.run(
+            List.of("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"),
+            Duration.ofSeconds(30));
+    if (r.exit() != 0) {
+      throw new AssertionError("losetup --list: " + r.output());
+    }
+    return r.output().lines().filter(l -> l.contains(" " + dir + "/")).map(String::strip).toList();
+  }
+
   /** A fresh directory for a test's files. */
   public Path workDir(String name) {
     try {
@@ -217,7 +326,9 @@ public final class E2eEnvironment implements AutoCloseable {
           }
           Backstore.stop(backstore, dir.resolve("backstore"));
         }
-        registry.close();
+        if (ownRegistry) {
+          registry.close();
+        }
         Containerd.unmountBelow(dir);
         try {
           Layers.deleteTree(dir);
