@@ -4,6 +4,7 @@ import dev.obd.backstore.config.BackstoreConfig;
 import dev.obd.backstore.config.BackstoreConfigException;
 import dev.obd.backstore.daemon.BackstoreDaemon;
 import dev.obd.backstore.daemon.Logging;
+import dev.obd.backstore.daemon.SystemdNotifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -45,7 +46,7 @@ public final class BackstoreMain implements Callable<Integer> {
       return EXIT_CONFIG;
     }
     Logging.configure(logLevel != null ? logLevel : cfg.logLevel());
-    BackstoreDaemon.run(cfg);
+    BackstoreDaemon.run(cfg, SystemdNotifier.fromEnvironment());
     return 0;
   }
 
