@@ -1,7 +1,6 @@
 package dev.obd.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -16,7 +15,10 @@ import java.util.logging.Logger;
 /**
  * Registry credentials from upstream's {@code cred.json} and, after it, a docker {@code
  * config.json} (same {@code auths} shape; keys may carry a scheme and {@code /v1/} suffix). The
- * files are re-read when they change, so rotated secrets apply without a restart. Thread-safe.
+ * files are re-read when they change, so rotated secrets apply without a restart. A file that
+ * cannot be used (not a regular file, over 1 MiB, not JSON, nested too deep) is skipped with one
+ * warning line naming it and the problem, each time it changes; the daemon keeps serving, since
+ * docker's file belongs to another tool. Thread-safe.
  *
  * <p>Matching follows upstream: for {@code host/v2/a/b/blobs/<digest>} the candidate keys are
  * {@code host}, {@code host/a} and {@code host/a/b}; the first entry (in file order) equal to a
@@ -24,7 +26,6 @@ import java.util.logging.Logger;
  */
 public final class CredentialStore {
   private static final Logger LOG = Logger.getLogger(CredentialStore.class.getName());
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final List<Path> files;
   private volatile Snapshot snapshot = new Snapshot(List.of(), Map.of());
@@ -43,6 +44,11 @@ public final class CredentialStore {
       }
     }
     return Optional.empty();
+  }
+
+  /** Reads the files now (at start), so that an unusable one is reported before a pull needs it. */
+  public void refresh() {
+    current();
   }
 
   static List<String> candidates(BlobUrl blob) {
@@ -89,12 +95,12 @@ public final class CredentialStore {
     Map<String, Credentials> out = new LinkedHashMap<>();
     JsonNode root;
     try {
-      root = JSON.readTree(Files.readAllBytes(file));
+      root = BoundedJsonFile.readTree(file);
     } catch (NoSuchFileException e) {
       return out;
     } catch (IOException e) {
-      // The message names the file only: its content may be a secret.
-      LOG.warning("ignoring credential file " + file + ": not readable JSON");
+      // One line naming the file and the problem, never the content: it may be a secret.
+      LOG.warning("ignoring credential file " + e.getMessage());
       return out;
     }
     JsonNode auths = root == null ? null : root.get("auths");

@@ -16,8 +16,13 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Logger;
 
@@ -25,8 +30,10 @@ import java.util.logging.Logger;
  * Reads byte ranges of registry blobs over HTTP: anonymous, Basic or Bearer-token auth discovered
  * from the registry's challenge, redirects followed and remembered (the redirect target is used
  * without the registry's Authorization header, as upstream does), mirrors tried before the
- * registry, an optional P2P proxy prefix. Transient failures are retried with backoff until the
- * read deadline, then the read fails: a registry outage surfaces as EIO, not a hang.
+ * registry, an optional P2P proxy prefix. Transient failures (no connection, no complete answer in
+ * time, 5xx, short bodies) are retried with backoff until the read deadline, then the read fails: a
+ * registry outage surfaces as EIO, not a hang. Every attempt, body included, ends by the deadline;
+ * refusals (401/403 after authenticating, 404) fail at once.
  *
  * <p>Thread-safe; one instance serves all devices of the daemon. Credentials never appear in log
  * lines or exception messages.
@@ -46,6 +53,9 @@ public final class RegistryClient {
   /** Authorization header value per host/repository. */
   private final Cache<String, String> authorization =
       Caffeine.newBuilder().expireAfterWrite(60, TimeUnit.SECONDS).maximumSize(10_000).build();
+
+  /** Endpoints (host:port) on which a read recently gave up, by authority. */
+  private final Map<String, Outage> outages = new ConcurrentHashMap<>();
 
   private final LongAdder bytesFetched = new LongAdder();
   private final LongAdder requests = new LongAdder();
@@ -115,34 +125,96 @@ public final class RegistryClient {
   private Range fetch(BlobUrl blob, long offset, int length, String what) throws IOException {
     long deadline = System.nanoTime() + settings.readDeadline().toNanos();
     long backoffMillis = 50;
+    List<URI> endpoints = endpoints(blob);
     RegistryException last = null;
+    String reason = null;
     while (true) {
-      for (URI endpoint : endpoints(blob)) {
+      boolean attempted = false;
+      String held = null;
+      for (URI endpoint : endpoints) {
+        String authority = endpoint.getRawAuthority();
+        Outage outage = outages.get(authority);
+        if (outage != null && outage.holds(System.nanoTime())) {
+          held = outage.describe(authority, System.nanoTime());
+          continue;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        attempted = true;
         try {
-          return attempt(blob, endpoint, offset, length, what);
+          Range r =
+              attempt(
+                  blob,
+                  endpoint,
+                  offset,
+                  length,
+                  what,
+                  Duration.ofNanos(Math.min(settings.requestTimeout().toNanos(), left)));
+          outages.remove(authority);
+          return r;
         } catch (RegistryException e) {
           if (e.permanent()) {
             throw e;
           }
           last = e;
+          reason = reason(e, what);
           redirects.invalidate(endpoint);
         }
       }
-      long left = deadline - System.nanoTime();
-      if (left <= 0) {
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        String why = reason != null ? reason : held;
+        Outage o = new Outage(now, why);
+        for (URI endpoint : endpoints) {
+          outages.put(endpoint.getRawAuthority(), o);
+        }
         throw new RegistryException(
-            what
-                + ": gave up after "
-                + settings.readDeadline().toMillis()
-                + " ms: "
-                + last.getMessage(),
+            what + ": gave up after " + settings.readDeadline().toMillis() + " ms: " + why,
             false,
-            last.status(),
+            last != null ? last.status() : 0,
             last);
       }
-      LOG.fine(what + ": retrying in " + backoffMillis + " ms after: " + last.getMessage());
-      sleep(Math.min(backoffMillis, TimeUnit.NANOSECONDS.toMillis(left) + 1));
+      if (!attempted) {
+        // every endpoint gave up on a read moments ago: fail now instead of waiting out the
+        // deadline again (the kernel retries a failed read at once; see Outage)
+        throw new RegistryException(what + ": not tried: " + held, false, 0, last);
+      }
+      LOG.fine(what + ": retrying in " + backoffMillis + " ms after: " + reason);
+      sleep(Math.min(backoffMillis, TimeUnit.NANOSECONDS.toMillis(deadline - now) + 1));
       backoffMillis = Math.min(backoffMillis * 2, 2000);
+    }
+  }
+
+  /** The message of a failed attempt without its "what" prefix, which the caller adds again. */
+  private static String reason(RegistryException e, String what) {
+    String m = e.getMessage();
+    return m.startsWith(what + ": ") ? m.substring(what.length() + 2) : m;
+  }
+
+  /**
+   * An endpoint on which a read just gave up at its deadline. For {@link #HOLD} afterwards, reads
+   * fail at once instead of each waiting out the deadline again: the kernel answers a failed
+   * readahead with an immediate synchronous re-read of the same pages, and a block request that
+   * spans several cache chunks asks for each in turn, so without this one read(2) by a user would
+   * wait a multiple of the deadline. After the hold the next read tries again; any success ends the
+   * outage.
+   */
+  private record Outage(long sinceNanos, String reason) {
+    static final long HOLD = TimeUnit.SECONDS.toNanos(1);
+
+    boolean holds(long now) {
+      return now - sinceNanos < HOLD;
+    }
+
+    String describe(String authority, long now) {
+      return authority
+          + " gave up on a read "
+          + TimeUnit.NANOSECONDS.toMillis(now - sinceNanos)
+          + " ms ago ("
+          + reason
+          + ")";
     }
   }
 
@@ -170,7 +242,8 @@ public final class RegistryClient {
     return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
   }
 
-  private Range attempt(BlobUrl blob, URI endpoint, long offset, int length, String what)
+  private Range attempt(
+      BlobUrl blob, URI endpoint, long offset, int length, String what, Duration timeout)
       throws IOException {
     String scopeKey = endpoint.getRawAuthority() + "/" + blob.repository();
     boolean authRetried = false;
@@ -179,14 +252,14 @@ public final class RegistryClient {
       URI target = redirected != null ? redirected : endpoint;
       HttpRequest.Builder rb =
           HttpRequest.newBuilder(target)
-              .timeout(settings.requestTimeout())
+              .timeout(timeout)
               .header("Range", "bytes=" + offset + "-" + (offset + length - 1))
               .GET();
       String auth = redirected == null ? authorization.getIfPresent(scopeKey) : null;
       if (auth != null) {
         rb.header("Authorization", auth);
       }
-      HttpResponse<byte[]> resp = send(rb.build(), what, target);
+      HttpResponse<byte[]> resp = send(rb.build(), what, target, timeout);
       int status = resp.statusCode();
       if (status == 206 || status == 200) {
         return range(resp, offset, length, what);
@@ -202,7 +275,7 @@ public final class RegistryClient {
       }
       if ((status == 401 || status == 403) && redirected == null && !authRetried) {
         authRetried = true;
-        authorization.put(scopeKey, authenticate(blob, resp, what));
+        authorization.put(scopeKey, authenticate(blob, resp, what, timeout));
         continue;
       }
       if (status == 401 || status == 403) {
@@ -260,45 +333,69 @@ public final class RegistryClient {
     return new Range(body, total);
   }
 
-  private HttpResponse<byte[]> send(HttpRequest request, String what, URI target)
+  /**
+   * Sends one request and waits at most {@code timeout} for the whole answer, body included. The
+   * request's own timeout covers only the wait for the response headers (JDK HttpClient), so a peer
+   * that sends headers and part of a body and then stalls would hold the read forever; the exchange
+   * is cancelled instead, which closes its connection.
+   */
+  private HttpResponse<byte[]> send(HttpRequest request, String what, URI target, Duration timeout)
       throws RegistryException {
     requests.increment();
+    CompletableFuture<HttpResponse<byte[]>> answer =
+        http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
     try {
-      return http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-    } catch (HttpTimeoutException e) {
+      return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      answer.cancel(true);
       throw new RegistryException(
           what
-              + ": no answer from "
+              + ": no complete answer from "
               + target.getRawAuthority()
               + " within "
-              + settings.requestTimeout().toMillis()
+              + timeout.toMillis()
               + " ms",
           false,
           0,
           e);
-    } catch (ConnectException e) {
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof HttpTimeoutException) {
+        throw new RegistryException(
+            what
+                + ": no answer from "
+                + target.getRawAuthority()
+                + " within "
+                + timeout.toMillis()
+                + " ms",
+            false,
+            0,
+            c);
+      }
+      if (c instanceof ConnectException) {
+        throw new RegistryException(
+            what
+                + ": cannot connect to "
+                + target.getRawAuthority()
+                + " ("
+                + c.getClass().getSimpleName()
+                + ")",
+            false,
+            0,
+            c);
+      }
       throw new RegistryException(
-          what
-              + ": cannot connect to "
-              + target.getRawAuthority()
-              + " ("
-              + e.getClass().getSimpleName()
-              + ")",
-          false,
-          0,
-          e);
-    } catch (IOException e) {
-      throw new RegistryException(
-          what + ": request to " + target.getRawAuthority() + " failed: " + e, false, 0, e);
+          what + ": request to " + target.getRawAuthority() + " failed: " + c, false, 0, c);
     } catch (InterruptedException e) {
+      answer.cancel(true);
       Thread.currentThread().interrupt();
       throw new RegistryException(what + ": interrupted", true, 0, e);
     }
   }
 
   /** Answers a 401/403 challenge; returns the Authorization header value to use. */
-  private String authenticate(BlobUrl blob, HttpResponse<byte[]> resp, String what)
-      throws IOException {
+  private String authenticate(
+      BlobUrl blob, HttpResponse<byte[]> resp, String what, Duration timeout) throws IOException {
     Optional<Credentials> creds = credentials.lookup(blob);
     AuthChallenge challenge =
         AuthChallenge.parse(resp.headers().firstValue("WWW-Authenticate").orElse(null))
@@ -343,11 +440,14 @@ public final class RegistryClient {
                 + enc(service)
                 + "&scope="
                 + enc(scope));
-    HttpRequest.Builder tb =
-        HttpRequest.newBuilder(tokenUri).timeout(settings.requestTimeout()).GET();
+    HttpRequest.Builder tb = HttpRequest.newBuilder(tokenUri).timeout(timeout).GET();
     creds.ifPresent(c -> tb.header("Authorization", c.basicHeader()));
     HttpResponse<byte[]> tokenResp =
-        send(tb.build(), what + " (token from " + tokenUri.getRawAuthority() + ")", tokenUri);
+        send(
+            tb.build(),
+            what + " (token from " + tokenUri.getRawAuthority() + ")",
+            tokenUri,
+            timeout);
     if (tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403) {
       throw new RegistryException(
           what

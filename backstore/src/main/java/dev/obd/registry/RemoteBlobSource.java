@@ -56,6 +56,19 @@ public final class RemoteBlobSource implements ByteSource {
     cache.read(blob.hex(), size, position, dst, (off, len) -> client.read(blob, off, len));
   }
 
+  /**
+   * Forgets the cached copy of bytes {@code [position, position + length)} so that the next read
+   * fetches them from the registry again; for bytes that failed a check of the layer format.
+   */
+  public void discard(long position, long length) {
+    cache.discard(blob.hex(), size, position, length);
+  }
+
+  /** Forgets every cached byte of the blob. */
+  public void discardAll() {
+    cache.discardBlob(blob.hex());
+  }
+
   @Override
   public String describe() {
     return blob.describe();

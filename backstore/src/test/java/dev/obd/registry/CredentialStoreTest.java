@@ -1,9 +1,18 @@
 package dev.obd.registry;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import dev.obd.testsupport.Mounts;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +48,69 @@ class CredentialStoreTest {
     Files.writeString(
         docker, "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"dTpw\"}}}"); // u:p
     assertThat(s.lookup(hub)).hasValueSatisfying(c -> assertThat(c.password()).isEqualTo("p"));
+  }
+
+  @Test
+  void unusableCredentialFilesAreSkippedWithOneLineNamingThemAndNeverTheirContent()
+      throws Exception {
+    Path fifo = dir.resolve("cred.json");
+    Mounts.run(List.of("mkfifo", fifo.toString()), null);
+    Path docker = dir.resolve("config.json");
+    BlobUrl blob = BlobUrl.of("https://reg.io/v2/team/app/blobs", DIGEST);
+    List<String> warnings = new ArrayList<>();
+    Handler h =
+        new Handler() {
+          @Override
+          public void publish(LogRecord r) {
+            warnings.add(r.getMessage());
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    Logger log = Logger.getLogger(CredentialStore.class.getName());
+    log.addHandler(h);
+    try {
+      CredentialStore s = new CredentialStore(fifo, docker);
+      // a FIFO does not block the lookup (it runs on a data-plane read thread)
+      assertTimeoutPreemptively(Duration.ofSeconds(10), () -> assertThat(s.lookup(blob)).isEmpty());
+      assertThat(warnings)
+          .containsExactly(
+              "ignoring credential file "
+                  + fifo
+                  + ": is not a regular file (a FIFO, socket or device?)");
+
+      try (RandomAccessFile f = new RandomAccessFile(docker.toFile(), "rw")) {
+        f.setLength(50L << 20);
+      }
+      assertThat(s.lookup(blob)).isEmpty();
+      assertThat(warnings.get(warnings.size() - 1))
+          .isEqualTo(
+              "ignoring credential file " + docker + ": is larger than 1 MiB (52428800 bytes)");
+
+      Files.delete(docker);
+      Files.writeString(docker, "{\"auths\":" + "[".repeat(5000) + "]".repeat(5000) + "}");
+      assertThat(s.lookup(blob)).isEmpty();
+      assertThat(warnings.get(warnings.size() - 1))
+          .isEqualTo(
+              "ignoring credential file "
+                  + docker
+                  + ": not valid JSON: nested deeper than 64 levels");
+
+      Files.writeString(docker, "{\"auths\":{\"reg.io\":{\"auth\": hunter2-secret}}}");
+      assertThat(s.lookup(blob)).isEmpty();
+      assertThat(warnings.get(warnings.size() - 1))
+          .startsWith("ignoring credential file " + docker + ": not valid JSON at line 1, column ");
+      assertThat(warnings).noneMatch(w -> w.contains("hunter2")).allMatch(w -> !w.contains("\n"));
+
+      Files.writeString(docker, "{\"auths\":{\"reg.io\":{\"auth\":\"dTpw\"}}}"); // u:p
+      assertThat(s.lookup(blob)).hasValueSatisfying(c -> assertThat(c.username()).isEqualTo("u"));
+    } finally {
+      log.removeHandler(h);
+    }
   }
 
   @Test

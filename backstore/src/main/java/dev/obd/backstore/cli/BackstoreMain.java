@@ -1,8 +1,10 @@
 package dev.obd.backstore.cli;
 
 import dev.obd.backstore.config.BackstoreConfig;
+import dev.obd.backstore.config.BackstoreConfigException;
 import dev.obd.backstore.daemon.BackstoreDaemon;
 import dev.obd.backstore.daemon.Logging;
+import dev.obd.backstore.daemon.SystemdNotifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -31,11 +33,20 @@ public final class BackstoreMain implements Callable<Integer> {
   @Option(names = "--log-level", description = "overrides logLevel: trace|debug|info|warn|error")
   String logLevel;
 
+  /** Exit code for a config file that cannot be used, as obd-snapshotter's. */
+  static final int EXIT_CONFIG = 2;
+
   @Override
   public Integer call() throws Exception {
-    BackstoreConfig cfg = BackstoreConfig.read(config);
+    BackstoreConfig cfg;
+    try {
+      cfg = BackstoreConfig.read(config);
+    } catch (BackstoreConfigException e) {
+      System.err.println("obd-backstore: " + e.getMessage());
+      return EXIT_CONFIG;
+    }
     Logging.configure(logLevel != null ? logLevel : cfg.logLevel());
-    BackstoreDaemon.run(cfg);
+    BackstoreDaemon.run(cfg, SystemdNotifier.fromEnvironment());
     return 0;
   }
 

@@ -2,11 +2,14 @@ package dev.obd.backstore.config;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import dev.obd.registry.BoundedJsonFile;
 import dev.obd.registry.RegistrySettings;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,8 +40,6 @@ public record BackstoreConfig(
     @JsonProperty("prefetchConfig") PrefetchConfig prefetchConfig) {
 
   public static final Path DEFAULT_PATH = Path.of("/etc/obd/backstore.json");
-  private static final ObjectMapper JSON =
-      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
 
   public BackstoreConfig {
     socket = or(socket, "/run/obd-backstore/backstore.sock");
@@ -73,21 +74,63 @@ public record BackstoreConfig(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 
-  /** Reads {@code file}; a missing file at the default path means all defaults. */
-  public static BackstoreConfig read(Path file) throws IOException {
+  /**
+   * Reads {@code file}; a missing file at the default path means all defaults. Only a regular file
+   * of at most 1 MiB is read, JSON nested deeper than 64 levels is refused.
+   *
+   * @throws BackstoreConfigException naming the file and the problem on one line
+   */
+  public static BackstoreConfig read(Path file) throws BackstoreConfigException {
+    String where = "backstore config " + file;
+    byte[] bytes;
     try {
-      return JSON.readValue(Files.readAllBytes(file), BackstoreConfig.class);
+      bytes = BoundedJsonFile.read(file);
     } catch (NoSuchFileException e) {
       if (file.equals(DEFAULT_PATH)) {
         return defaults();
       }
-      throw new IOException("backstore config " + file + " does not exist", e);
-    } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-      Throwable c = e.getCause() != null ? e.getCause() : e;
-      throw new IOException("backstore config " + file + ": " + c.getMessage(), e);
-    } catch (com.fasterxml.jackson.core.JacksonException e) {
-      throw new IOException("backstore config " + file + ": " + e.getOriginalMessage(), e);
+      throw new BackstoreConfigException(where + " does not exist", e);
+    } catch (BoundedJsonFile.Problem e) {
+      throw new BackstoreConfigException("backstore config " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new BackstoreConfigException(where + ": cannot be read: " + e.getMessage(), e);
     }
+    try {
+      // the whole tree first, so the nesting limit applies before any mapping error
+      JsonNode tree = BoundedJsonFile.STRICT.readTree(bytes);
+      if (tree == null || !tree.isObject()) {
+        throw new BackstoreConfigException(
+            where
+                + ": must be a JSON object, not "
+                + (tree == null || tree.isMissingNode() ? "an empty file" : tree.getNodeType()),
+            null);
+      }
+      return BoundedJsonFile.STRICT.treeToValue(tree, BackstoreConfig.class);
+    } catch (BackstoreConfigException e) {
+      throw e;
+    } catch (ValueInstantiationException e) {
+      Throwable c = e.getCause() != null ? e.getCause() : e;
+      throw new BackstoreConfigException(where + ": " + oneLine(c.getMessage()), e);
+    } catch (StreamConstraintsException e) {
+      throw new BackstoreConfigException(
+          where + ": " + BoundedJsonFile.describeWithoutContent(e), e);
+    } catch (JsonParseException e) {
+      throw new BackstoreConfigException(
+          where
+              + ": "
+              + BoundedJsonFile.describeWithoutContent(e)
+              + ": "
+              + oneLine(e.getOriginalMessage()),
+          e);
+    } catch (JacksonException e) {
+      throw new BackstoreConfigException(where + ": " + oneLine(e.getOriginalMessage()), e);
+    } catch (IOException e) {
+      throw new BackstoreConfigException(where + ": " + oneLine(e.getMessage()), e);
+    }
+  }
+
+  private static String oneLine(String message) {
+    return BoundedJsonFile.oneLine(message, 300);
   }
 
   /** The registry side of the settings. */

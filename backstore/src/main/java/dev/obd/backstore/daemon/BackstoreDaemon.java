@@ -64,13 +64,21 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
     return new BackstoreDaemon(config);
   }
 
-  /** Runs until SIGTERM/SIGINT. */
-  public static void run(BackstoreConfig config) throws IOException, InterruptedException {
+  /**
+   * Runs until SIGTERM/SIGINT. systemd ({@code Type=notify}) hears {@code READY=1} once recorded
+   * devices are reconnected and the control socket serves, so units ordered after this one (the
+   * snapshotter) start against a backstore that answers; {@code STOPPING=1} when a stop begins.
+   */
+  public static void run(BackstoreConfig config, SystemdNotifier systemd)
+      throws IOException, InterruptedException {
     CountDownLatch stop = new CountDownLatch(1);
     Signals.onTermination(stop::countDown);
     BackstoreDaemon d = start(config);
     try {
+      systemd.notify(
+          "READY=1\nSTATUS=serving " + d.devices.size() + " devices on " + config.socket());
       stop.await();
+      systemd.notify("STOPPING=1");
       LOG.info("stopping; devices stay attached for the next start");
     } finally {
       d.close();

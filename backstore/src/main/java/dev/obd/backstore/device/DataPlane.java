@@ -72,11 +72,11 @@ public final class DataPlane implements AutoCloseable {
             config.cacheConfig().cacheSizeBytes(),
             config.cacheConfig().refillSize(),
             cachePool);
-    RegistryClient registry =
-        new RegistryClient(
-            config.registrySettings(),
-            new CredentialStore(
-                Path.of(config.credentialFilePath()), Path.of(config.dockerConfigPath())));
+    CredentialStore credentials =
+        new CredentialStore(
+            Path.of(config.credentialFilePath()), Path.of(config.dockerConfigPath()));
+    credentials.refresh();
+    RegistryClient registry = new RegistryClient(config.registrySettings(), credentials);
     NbdTransport transport = NbdTransport.start(config.ioThreads());
     return new DataPlane(config, registry, cache, transport, openPool, scheduler, cachePool);
   }

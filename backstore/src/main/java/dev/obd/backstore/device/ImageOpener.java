@@ -7,6 +7,7 @@ import dev.obd.backstore.prefetch.TraceFile;
 import dev.obd.backstore.prefetch.TraceRecorder;
 import dev.obd.backstore.prefetch.TraceReplayer;
 import dev.obd.image.ByteSource;
+import dev.obd.image.LayerFormatException;
 import dev.obd.image.config.ImageConfig;
 import dev.obd.image.config.LowerConfig;
 import dev.obd.image.layer.Layer;
@@ -16,6 +17,7 @@ import dev.obd.image.lsmt.WritableLayer;
 import dev.obd.image.tar.TarWrapper;
 import dev.obd.image.zfile.ZFileReader;
 import dev.obd.registry.RegistryClient;
+import dev.obd.registry.RemoteBlobSource;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -230,17 +232,25 @@ final class ImageOpener {
   /** A layer, its LSMT-file source (for trace replay), and its registry side if remote. */
   private record Opened(Layer layer, ByteSource lsmtSource, RemoteLayer remote) {}
 
-  /** A remote layer's switchable source with its blob address and size. */
-  private record RemoteLayer(SwitchableSource source, dev.obd.registry.BlobUrl blob, long size) {}
+  /** A remote layer's switchable source and the registry blob it starts out reading. */
+  private record RemoteLayer(SwitchableSource source, RemoteBlobSource origin) {
+    dev.obd.registry.BlobUrl blob() {
+      return origin.blob();
+    }
+
+    long size() {
+      return origin.size();
+    }
+  }
 
   private Opened openLayer(ImageConfig config, int index, TraceRecorder recorder)
       throws IOException {
     LayerSources.Opened raw = sources.open(config, index);
     ByteSource blob = raw.source();
     RemoteLayer remote = null;
-    if (raw.blob() != null) {
+    if (raw.remote() != null) {
       SwitchableSource s = new SwitchableSource(blob);
-      remote = new RemoteLayer(s, raw.blob(), blob.size());
+      remote = new RemoteLayer(s, raw.remote());
       blob = s;
     }
     try {
@@ -251,7 +261,13 @@ final class ImageOpener {
         inner = tar.get().payload(inner);
       }
       if (ZFileReader.detect(inner)) {
-        inner = ZFileReader.open(inner);
+        ZFileReader zfile = ZFileReader.open(inner);
+        inner = zfile;
+        if (remote != null) {
+          inner =
+              new RefetchingZFile(
+                  zfile, tar.map(TarWrapper::payloadOffset).orElse(0L), discarder(remote));
+        }
       }
       if (recorder != null) {
         inner = recorder.wrap(inner, index);
@@ -259,9 +275,22 @@ final class ImageOpener {
       Layer layer = LayerReader.open(inner);
       return new Opened(layer, inner, remote);
     } catch (IOException | RuntimeException e) {
+      if (e instanceof LayerFormatException && remote != null && !remote.source().local()) {
+        // damaged on the way here, maybe: the next attach must fetch afresh, not fail again
+        remote.origin().discardAll();
+      }
       blob.close();
       throw new IOException(
           "open lowers[" + index + "] (" + blob.describe() + "): " + e.getMessage(), e);
     }
+  }
+
+  /** Forgets cached ranges of a remote layer while it is read from the registry. */
+  private static RefetchingZFile.Discarder discarder(RemoteLayer remote) {
+    return (position, length) -> {
+      if (!remote.source().local()) {
+        remote.origin().discard(position, length);
+      }
+    };
   }
 }

@@ -68,9 +68,10 @@ final class LayerSources {
     } catch (IllegalArgumentException e) {
       throw new IOException("lowers[" + index + "]: " + e.getMessage(), e);
     }
-    return new Opened(RemoteBlobSource.open(blob, lower.size(), registry, cache), blob);
+    RemoteBlobSource remote = RemoteBlobSource.open(blob, lower.size(), registry, cache);
+    return new Opened(remote, remote);
   }
 
-  /** A layer's bytes and, for a remote layer, its blob address (else null). */
-  record Opened(ByteSource source, BlobUrl blob) {}
+  /** A layer's bytes and, for a remote layer, the same bytes as a registry blob (else null). */
+  record Opened(ByteSource source, RemoteBlobSource remote) {}
 }

@@ -55,7 +55,12 @@ public final class RangeCache {
   /** Chunks fetched by one read-ahead request. */
   static final int READ_AHEAD_BATCH = 4;
 
-  private final LinkedHashMap<ChunkKey, Long> lru = new LinkedHashMap<>(1024, 0.75f, true);
+  /**
+   * The cached chunks; a chunk stored again gets a new {@link Entry}, so a reader can tell that the
+   * file it read through was replaced or dropped meanwhile (identity, not equality).
+   */
+  private final LinkedHashMap<ChunkKey, Entry> lru = new LinkedHashMap<>(1024, 0.75f, true);
+
   private final Map<String, Integer> chunksPerBlob = new HashMap<>();
   private final Set<String> verifiedBlobs = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<ChunkKey, CompletableFuture<byte[]>> fills =
@@ -90,6 +95,15 @@ public final class RangeCache {
   }
 
   record ChunkKey(String hex, long index) {}
+
+  /** One stored chunk file of {@code size} bytes. Compared by identity. */
+  private static final class Entry {
+    final long size;
+
+    Entry(long size) {
+      this.size = size;
+    }
+  }
 
   private RangeCache(Path dir, long capacity, int chunkSize, Executor verifier) {
     this.dir = dir;
@@ -150,7 +164,7 @@ public final class RangeCache {
     found.sort(Comparator.comparing(Found::time));
     synchronized (this) {
       for (Found f : found) {
-        lru.put(f.key(), f.size());
+        lru.put(f.key(), new Entry(f.size()));
         chunksPerBlob.merge(f.key().hex(), 1, Integer::sum);
         used += f.size();
       }
@@ -191,9 +205,12 @@ public final class RangeCache {
   /**
    * Reads through an open channel kept in {@link #channels}, so a hot chunk costs one pread and the
    * checksums of the pages read, not an open and close per read. A channel closed by eviction under
-   * a reader is simply reopened.
+   * a reader is simply reopened. Returns false when the chunk was dropped or stored again while it
+   * was read ({@code entry} is no longer current): the bytes read may be the old file's, and a
+   * channel this call cached may point at it, so it is removed and the caller fetches instead.
    */
-  private void readCached(ChunkKey key, Path file, int chunkLength, int offset, ByteBuffer dst)
+  private boolean readCached(
+      ChunkKey key, Entry entry, Path file, int chunkLength, int offset, ByteBuffer dst)
       throws IOException {
     for (int attempt = 0; ; attempt++) {
       FileChannel ch = channels.getIfPresent(key);
@@ -207,13 +224,21 @@ public final class RangeCache {
       }
       try {
         ChunkFile.read(ch, file, chunkLength, offset, dst.duplicate());
-        return;
       } catch (java.nio.channels.ClosedChannelException e) {
         channels.asMap().remove(key, ch);
         if (attempt > 2) {
           throw e;
         }
+        continue;
       }
+      boolean current;
+      synchronized (this) {
+        current = lru.get(key) == entry;
+      }
+      if (!current && channels.asMap().remove(key, ch)) {
+        ch.close();
+      }
+      return current;
     }
   }
 
@@ -221,24 +246,25 @@ public final class RangeCache {
       ChunkKey key, int chunkLength, int offset, ByteBuffer dst, long blobSize, Fetcher fetcher)
       throws IOException {
     Path file = path(key);
-    boolean present;
+    Entry entry;
     synchronized (this) {
-      present = lru.get(key) != null;
+      entry = lru.get(key);
     }
-    if (present) {
+    if (entry != null) {
       try {
-        readCached(key, file, chunkLength, offset, dst.duplicate());
-        hits.increment();
-        if (offset < ChunkFile.PAGE) {
-          readAhead(key, blobSize, fetcher);
+        if (readCached(key, entry, file, chunkLength, offset, dst.duplicate())) {
+          hits.increment();
+          if (offset < ChunkFile.PAGE) {
+            readAhead(key, blobSize, fetcher);
+          }
+          return;
         }
-        return;
       } catch (ChunkFile.CorruptChunkException e) {
         corrupt.increment();
         LOG.warning("cached chunk is damaged, fetching it again: " + e.getMessage());
-        drop(key);
+        drop(key, entry);
       } catch (java.nio.file.NoSuchFileException e) {
-        drop(key);
+        drop(key, entry);
       }
     }
     misses.increment();
@@ -368,10 +394,16 @@ public final class RangeCache {
     }
     boolean complete;
     synchronized (this) {
-      Long old = lru.put(key, ChunkFile.fileSize(data.length));
+      long size = ChunkFile.fileSize(data.length);
+      Entry old = lru.put(key, new Entry(size));
       if (old == null) {
-        used += ChunkFile.fileSize(data.length);
+        used += size;
         chunksPerBlob.merge(key.hex(), 1, Integer::sum);
+      } else {
+        used += size - old.size;
+        // the file was replaced: a cached channel reads the old one
+        channels.invalidate(key);
+        unverify(key.hex());
       }
       long chunks = (blobSize + chunkSize - 1) / chunkSize;
       complete = chunksPerBlob.getOrDefault(key.hex(), 0) == chunks;
@@ -419,30 +451,64 @@ public final class RangeCache {
   }
 
   private void evict() {
-    Iterator<Map.Entry<ChunkKey, Long>> it = lru.entrySet().iterator();
+    Iterator<Map.Entry<ChunkKey, Entry>> it = lru.entrySet().iterator();
     while (used > capacity && it.hasNext()) {
-      Map.Entry<ChunkKey, Long> e = it.next();
+      Map.Entry<ChunkKey, Entry> e = it.next();
       if (fills.containsKey(e.getKey())) {
         continue;
       }
       it.remove();
       channels.invalidate(e.getKey());
-      used -= e.getValue();
+      used -= e.getValue().size;
       chunksPerBlob.merge(e.getKey().hex(), -1, Integer::sum);
       unverify(e.getKey().hex());
       deleteQuietly(path(e.getKey()));
     }
   }
 
-  private synchronized void drop(ChunkKey key) {
-    channels.invalidate(key);
-    Long size = lru.remove(key);
-    if (size != null) {
-      used -= size;
-      chunksPerBlob.merge(key.hex(), -1, Integer::sum);
+  /** Drops the chunk whatever its entry. */
+  private void drop(ChunkKey key) {
+    drop(key, null);
+  }
+
+  /**
+   * Drops the chunk if its entry is still {@code expected} (any entry when null): a reader that
+   * found a damaged file must not delete the good one another thread stored since.
+   */
+  private synchronized void drop(ChunkKey key, Entry expected) {
+    Entry e = lru.get(key);
+    if (e == null || (expected != null && e != expected)) {
+      return;
     }
+    lru.remove(key);
+    channels.invalidate(key);
+    used -= e.size;
+    chunksPerBlob.merge(key.hex(), -1, Integer::sum);
     unverify(key.hex());
     deleteQuietly(path(key));
+  }
+
+  /**
+   * Forgets the cached chunks holding bytes {@code [position, position + length)} of the blob, so
+   * the next read fetches them again. For bytes that fail a check of the layer format (a ZFile
+   * block CRC): the cache's own page checksums prove only that bytes are as they arrived, not that
+   * they arrived right, and a bad range kept here would fail every read of it until the whole blob
+   * was cached and its digest checked.
+   */
+  public void discard(String hex, long blobSize, long position, long length) {
+    if (length <= 0) {
+      return;
+    }
+    long first = Math.max(0, position) / chunkSize;
+    long last = Math.min(blobSize - 1, position + length - 1) / chunkSize;
+    for (long i = first; i <= last; i++) {
+      drop(new ChunkKey(hex, i));
+    }
+  }
+
+  /** Forgets every cached chunk of the blob (a layer whose format checks failed at open). */
+  public void discardBlob(String hex) {
+    dropBlob(hex);
   }
 
   private void dropBlob(String hex) {

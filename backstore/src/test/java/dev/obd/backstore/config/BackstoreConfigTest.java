@@ -2,9 +2,14 @@ package dev.obd.backstore.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import dev.obd.testsupport.Mounts;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,6 +38,64 @@ class BackstoreConfigTest {
     assertThatThrownBy(() -> BackstoreConfig.read(f)).hasMessageContaining("cachedir");
     Files.writeString(f, "{\"attachMode\":\"tcmu\"}");
     assertThatThrownBy(() -> BackstoreConfig.read(f)).hasMessageContaining("attachMode");
+  }
+
+  @Test
+  void aFifoIsRefusedAtOnceInsteadOfWaitingForAWriter() throws Exception {
+    Path fifo = dir.resolve("backstore.json");
+    Mounts.run(List.of("mkfifo", fifo.toString()), null);
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(10),
+        () -> assertOneLineError(fifo, "is not a regular file (a FIFO, socket or device?)"));
+  }
+
+  @Test
+  void aDirectoryIsRefusedNamingIt() {
+    assertOneLineError(dir, "is a directory, not a file");
+  }
+
+  @Test
+  void aFileLargerThanOneMebibyteIsRefusedWithoutBeingRead() throws Exception {
+    Path huge = dir.resolve("huge.json");
+    try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+      f.setLength(50L << 20);
+    }
+    assertOneLineError(huge, "is larger than 1 MiB (52428800 bytes)");
+  }
+
+  @Test
+  void jsonNestedThousandsOfLevelsDeepIsRefusedOnOneLine() throws Exception {
+    Path deep = dir.resolve("deep.json");
+    Files.writeString(deep, "{\"mirrors\":" + "[".repeat(5000) + "]".repeat(5000) + "}");
+    assertOneLineError(deep, "not valid JSON: nested deeper than 64 levels");
+    Files.writeString(deep, "[".repeat(5000) + "]".repeat(5000));
+    assertOneLineError(deep, "not valid JSON: nested deeper than 64 levels");
+  }
+
+  @Test
+  void invalidJsonNamesTheLineAndColumn() throws Exception {
+    Path bad = dir.resolve("bad.json");
+    Files.writeString(bad, "{\n  \"logLevel\": \"info\",\n  oops\n}");
+    assertOneLineError(bad, "not valid JSON at line 3, column");
+    Files.writeString(bad, "null");
+    assertOneLineError(bad, "must be a JSON object, not NULL");
+    Files.writeString(bad, "");
+    assertOneLineError(bad, "must be a JSON object, not an empty file");
+    Files.writeString(bad, "[1]");
+    assertOneLineError(bad, "must be a JSON object, not ARRAY");
+  }
+
+  @Test
+  void aMissingFileIsAnErrorUnlessItIsTheDefaultPath() {
+    assertOneLineError(dir.resolve("none.json"), "does not exist");
+  }
+
+  private static void assertOneLineError(Path file, String problem) {
+    assertThatThrownBy(() -> BackstoreConfig.read(file))
+        .isInstanceOf(BackstoreConfigException.class)
+        .hasMessageStartingWith("backstore config " + file)
+        .hasMessageContaining(problem)
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n").hasSizeLessThan(600));
   }
 
   @Test
