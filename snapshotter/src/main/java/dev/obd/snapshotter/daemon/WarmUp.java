@@ -38,8 +38,12 @@ final class WarmUp {
   /** Scratch roots are named this, then the pid of the daemon that made them. */
   static final String SCRATCH_PREFIX = "obd-snapshotter-warm-up-";
 
-  /** Rounds per warm-up thread (see BENCHMARKS.md for what more rounds cost and give). */
-  static final int DEFAULT_ROUNDS = 8;
+  /**
+   * Rounds per warm-up thread. The first round loads, links and first runs the whole request path,
+   * which is what containerd's first connection needs; each further one costs 0.1-0.3 s of CPU on a
+   * 2-core machine, and 8 rounds gave no better first calls than 2 (BENCHMARKS.md).
+   */
+  static final int DEFAULT_ROUNDS = 2;
 
   private WarmUp() {}
 
