@@ -1,7 +1,11 @@
 // overlay-baseline: containerd's own overlayfs snapshotter served as a proxy snapshotter by
 // containerd's own gRPC adapter (contrib/snapshotservice). The benchmark baseline: the same API,
 // the same client and the same machine as obd-snapshotter, with containerd's Go implementation
-// behind it. Built by the benchmark from Debian's golang-github-containerd-containerd-dev.
+// behind it, configured as containerd configures its overlayfs plugin by default: removal is
+// asynchronous (directories go at the next Cleanup; containerd 1.6 always does this, 1.7 and 2.x
+// unless sync_remove = true). Build it against Debian's golang-github-containerd-containerd-dev:
+//
+//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o overlay-baseline .
 package main
 
 import (
@@ -22,8 +26,13 @@ import (
 func main() {
 	root := flag.String("root", "", "snapshotter root")
 	address := flag.String("address", "", "unix socket")
+	syncRemove := flag.Bool("sync-remove", false, "delete directories in Remove (containerd's sync_remove)")
 	flag.Parse()
-	sn, err := overlay.NewSnapshotter(*root)
+	var opts []overlay.Opt
+	if !*syncRemove {
+		opts = append(opts, overlay.AsynchronousRemove)
+	}
+	sn, err := overlay.NewSnapshotter(*root, opts...)
 	if err != nil {
 		log.Fatalf("snapshotter: %v", err)
 	}

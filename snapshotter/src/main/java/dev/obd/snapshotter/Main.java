@@ -63,6 +63,10 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--exit-when-ready", hidden = true)
   private boolean exitWhenReady;
 
+  /** Rounds of warm-up calls before the socket appears (for measurements; 0: none). */
+  @Option(names = "--warm-up-rounds", hidden = true)
+  private int warmUpRounds = Daemon.DEFAULT_WARM_UP_ROUNDS;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new Main()).execute(args));
   }
@@ -100,13 +104,12 @@ public final class Main implements Callable<Integer> {
 
     Daemon daemon;
     try {
-      daemon = Daemon.start(cfg, SystemdNotifier.fromEnvironment());
+      daemon = Daemon.start(cfg, SystemdNotifier.fromEnvironment(), warmUpRounds);
     } catch (Exception e) {
       LOG.log(Level.SEVERE, "failed to start: " + e.getMessage(), e);
       return 1;
     }
     if (exitWhenReady) {
-      daemon.train(cfg.address());
       stopRequested.countDown();
     }
     stopRequested.await();

@@ -3,7 +3,7 @@ package dev.obd.bench.snapshotter;
 import java.util.Arrays;
 import java.util.Locale;
 
-/** Latency samples in nanoseconds, summarized as percentiles in milliseconds. */
+/** Samples (latencies in nanoseconds, or sizes), summarized as percentiles. */
 final class Stats {
   private long[] samples = new long[1024];
   private int n;
@@ -26,10 +26,15 @@ final class Stats {
   }
 
   double percentileMillis(double p) {
+    return percentile(p) / 1e6;
+  }
+
+  /** The {@code p}-th percentile of the samples as they were added (100: the largest). */
+  double percentile(double p) {
     long[] sorted = Arrays.copyOf(samples, n);
     Arrays.sort(sorted);
     int idx = (int) Math.min(n - 1, Math.max(0, Math.ceil(p / 100.0 * n) - 1));
-    return sorted[idx] / 1e6;
+    return sorted[idx];
   }
 
   static String ms(double v) {

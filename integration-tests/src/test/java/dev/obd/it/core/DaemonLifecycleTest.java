@@ -290,6 +290,61 @@ class DaemonLifecycleTest {
     }
   }
 
+  @Test
+  void theWarmUpBeforeServingLeavesTheRealRootAsItWas() throws IOException {
+    Path root = base.resolve("root");
+    Path socket = base.resolve("obd.sock");
+    long firstId;
+    try (SnapshotterDaemon d = SnapshotterDaemon.start(root, socket)) {
+      firstId = idOf(d.client().prepare("before", "").get(0).getSource());
+      assertThat(d.stop()).isZero();
+    }
+    List<String> before = listing(root.resolve("snapshots"));
+    try (SnapshotterDaemon d = SnapshotterDaemon.start(root, socket)) {
+      assertThat(listing(root.resolve("snapshots")))
+          .as("no directory of the warm-up's snapshots")
+          .isEqualTo(before);
+      assertThat(d.client().list()).extracting(i -> i.getName()).containsExactly("before");
+      assertThat(idOf(d.client().prepare("after", "").get(0).getSource()))
+          .as("the warm-up took no ids from the real metadata")
+          .isEqualTo(firstId + 1);
+      assertThat(warmUpRoots()).as("the warm-up's scratch root is gone once serving").isEmpty();
+    }
+  }
+
+  @Test
+  void aWarmUpRootLeftByAKilledDaemonIsDeletedAtTheNextStart() throws IOException {
+    // a pid above the kernel's limit: no process has it
+    Path abandoned = Path.of("/dev/shm/obd-snapshotter-warm-up-4194305");
+    Files.createDirectories(abandoned.resolve("snapshots/1/fs"));
+    Files.writeString(abandoned.resolve("metadata.sqlite"), "left behind");
+    try (SnapshotterDaemon d =
+        SnapshotterDaemon.start(base.resolve("root"), base.resolve("s.sock"))) {
+      assertThat(abandoned).doesNotExist();
+    } finally {
+      Layers.deleteTree(abandoned);
+    }
+  }
+
+  private static long idOf(String upperDir) {
+    // <root>/snapshots/<id>/fs
+    return Long.parseLong(Path.of(upperDir).getParent().getFileName().toString());
+  }
+
+  private static List<String> listing(Path dir) throws IOException {
+    try (var files = Files.walk(dir)) {
+      return files.map(p -> dir.relativize(p).toString()).sorted().toList();
+    }
+  }
+
+  private static List<Path> warmUpRoots() throws IOException {
+    try (var files = Files.list(Path.of("/dev/shm"))) {
+      return files
+          .filter(p -> p.getFileName().toString().startsWith("obd-snapshotter-warm-up-"))
+          .toList();
+    }
+  }
+
   private static String mode(Path p) throws IOException {
     return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
   }

@@ -92,6 +92,34 @@ class MetricsTest {
     }
   }
 
+  @Test
+  void aMetricsPortInUseStopsTheStartWithALineNamingThePort() throws Exception {
+    Requirements.requireRoot();
+    Path base = Files.createTempDirectory("obd-metrics-busy-");
+    try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
+      taken.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      int port = taken.getLocalPort();
+      Path config = base.resolve("config.json");
+      Files.writeString(config, "{\"exporterConfig\": {\"enable\": true, \"port\": " + port + "}}");
+      SnapshotterDaemon d =
+          SnapshotterDaemon.launch(
+              base.resolve("root"),
+              base.resolve("obd.sock"),
+              java.util.Map.of(),
+              "--config",
+              config.toString());
+      try (d) {
+        assertThat(d.process().awaitExit(SnapshotterDaemon.READY_DEADLINE)).isEqualTo(1);
+        assertThat(d.logTail(40))
+            .contains("failed to start: cannot serve metrics on 127.0.0.1:" + port)
+            .contains("exporterConfig.port");
+        assertThat(base.resolve("obd.sock")).doesNotExist();
+      }
+    } finally {
+      Layers.deleteTree(base);
+    }
+  }
+
   private static String scrape(String url) throws IOException, InterruptedException {
     HttpResponse<String> r =
         HttpClient.newHttpClient()

@@ -21,12 +21,14 @@ import java.util.logging.Logger;
  * the method, the key, name and parent it named (cut to a few hundred characters: see {@link
  * Excerpt}), its duration and outcome; at warning level, with the cause chain, a call that failed
  * for a reason containerd cannot classify (a bug or an environment problem rather than a client
- * error). Thread-safe.
+ * error). Calls that start while it is {@linkplain #mute muted} (the daemon's own warm-up calls)
+ * run through the same code but are neither recorded nor logged. Thread-safe.
  */
 public final class RpcObserver implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger("dev.obd.snapshotter.rpc");
 
   private final SnapshotterMetrics metrics;
+  private volatile boolean muted;
 
   /**
    * @param metrics where to record calls, or null when metrics are off
@@ -35,9 +37,20 @@ public final class RpcObserver implements ServerInterceptor {
     this.metrics = metrics;
   }
 
+  /** Calls starting from now on are not observed, until {@link #unmute}. */
+  public void mute() {
+    muted = true;
+  }
+
+  /** Calls starting from now on are observed. */
+  public void unmute() {
+    muted = false;
+  }
+
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    boolean observed = !muted;
     long start = System.nanoTime();
     String method = call.getMethodDescriptor().getBareMethodName();
     Object[] request = new Object[1];
@@ -45,12 +58,14 @@ public final class RpcObserver implements ServerInterceptor {
         new SimpleForwardingServerCall<>(call) {
           @Override
           public void close(Status status, Metadata trailers) {
-            long nanos = System.nanoTime() - start;
-            if (metrics != null) {
-              // upstream names the List RPC after the Go method behind it
-              metrics.record(method.equals("List") ? "Walk" : method, !status.isOk(), nanos);
+            if (observed) {
+              long nanos = System.nanoTime() - start;
+              if (metrics != null) {
+                // upstream names the List RPC after the Go method behind it
+                metrics.record(method.equals("List") ? "Walk" : method, !status.isOk(), nanos);
+              }
+              log(method, request[0], status, nanos);
             }
-            log(method, request[0], status, nanos);
             super.close(status, trailers);
           }
         };

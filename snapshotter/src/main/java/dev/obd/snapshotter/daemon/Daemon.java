@@ -13,6 +13,7 @@ import dev.obd.snapshotter.snapshots.Snapshotter;
 import io.grpc.ServerInterceptors;
 import java.io.IOException;
 import java.util.List;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -25,6 +26,9 @@ public final class Daemon {
 
   /** How long calls in flight may take to finish after a stop was requested. */
   static final long STOP_GRACE_MILLIS = 10_000;
+
+  /** Rounds of warm-up calls before the socket appears, see {@link WarmUp}. */
+  public static final int DEFAULT_WARM_UP_ROUNDS = WarmUp.DEFAULT_ROUNDS;
 
   private final Snapshotter snapshotter;
   private final UnixSocketServer server;
@@ -45,8 +49,18 @@ public final class Daemon {
     this.metricsServer = metricsServer;
   }
 
+  /**
+   * Opens the snapshotter, starts the metrics endpoint if configured, warms up (see {@link WarmUp})
+   * and only then puts the socket in place and tells systemd it is ready.
+   */
   public static Daemon start(SnapshotterConfig config, SystemdNotifier notifier)
-      throws IOException {
+      throws IOException, InterruptedException {
+    return start(config, notifier, DEFAULT_WARM_UP_ROUNDS);
+  }
+
+  /** As {@link #start(SnapshotterConfig, SystemdNotifier)}, with {@code warmUpRounds} (0: none). */
+  public static Daemon start(SnapshotterConfig config, SystemdNotifier notifier, int warmUpRounds)
+      throws IOException, InterruptedException {
     List<String> overlayOptions = OverlayFeatures.detect();
     Snapshotter snapshotter =
         OverlaySnapshotter.open(
@@ -67,6 +81,7 @@ public final class Daemon {
                 config.rwMode()));
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
+    UnixSocketServer server = null;
     try {
       SnapshotterConfig.Exporter exporter = config.exporter();
       if (exporter.enable()) {
@@ -80,11 +95,16 @@ public final class Daemon {
                 + metricsServer.port()
                 + exporter.uriPrefix());
       }
+      RpcObserver observer = new RpcObserver(metrics);
+      HandOverSnapshotter served = new HandOverSnapshotter(snapshotter);
       var service =
           ServerInterceptors.intercept(
-              StrictRequestParsing.apply(new SnapshotsService(snapshotter).bindService()),
-              new RpcObserver(metrics));
-      UnixSocketServer server = UnixSocketServer.start(config.address(), List.of(service));
+              StrictRequestParsing.apply(new SnapshotsService(served).bindService()), observer);
+      server = UnixSocketServer.bind(config.address(), List.of(service));
+      if (warmUpRounds > 0) {
+        warmUp(server, served, snapshotter, observer, overlayOptions, warmUpRounds);
+      }
+      server.publish();
       LOG.info(
           "serving containerd.services.snapshots.v1.Snapshots on "
               + config.address()
@@ -98,7 +118,10 @@ public final class Daemon {
       }
       notifier.notify("READY=1");
       return new Daemon(snapshotter, server, notifier, metrics, metricsServer);
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | InterruptedException e) {
+      if (server != null) {
+        server.shutdownNow();
+      }
       if (metricsServer != null) {
         metricsServer.close();
       }
@@ -107,9 +130,34 @@ public final class Daemon {
     }
   }
 
-  /** Calls every RPC once on {@code socket}: see {@link TrainingRun}. */
-  public void train(java.nio.file.Path socket) {
-    TrainingRun.exercise(socket);
+  /**
+   * Serves a scratch snapshotter through {@code served} while the warm-up calls run, unobserved by
+   * metrics and logs, then hands over to {@code real}; when no scratch root can be made, the daemon
+   * starts without a warm-up.
+   */
+  private static void warmUp(
+      UnixSocketServer server,
+      HandOverSnapshotter served,
+      Snapshotter real,
+      RpcObserver observer,
+      List<String> overlayOptions,
+      int rounds)
+      throws InterruptedException {
+    WarmUp.Scratch scratch;
+    try {
+      scratch = WarmUp.openScratch(overlayOptions);
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.WARNING, "no scratch root for the warm-up; first calls may be slow", e);
+      return;
+    }
+    try (scratch) {
+      served.handOver(scratch.snapshotter());
+      observer.mute();
+      WarmUp.run(server, rounds);
+    } finally {
+      served.handOver(real);
+      observer.unmute();
+    }
   }
 
   public void stop() throws InterruptedException {

@@ -20,6 +20,7 @@ import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -38,36 +39,73 @@ import java.util.logging.Logger;
  * stale socket file removed, the socket itself 0660), served by netty's native epoll transport, or
  * by NIO when the native library cannot be loaded (for example with a noexec /tmp).
  *
+ * <p>The server is bound under a temporary name next to its address and serves there first (see
+ * {@link #bind}); only {@link #publish} renames the socket into place. The daemon uses the time
+ * between the two to warm itself up over real connections, so that containerd's first connection
+ * finds a server that answers at full speed. Every call runs on the request executor, never on a
+ * netty I/O thread: containerd keeps one connection per proxy plugin, and a call that waits (for a
+ * device to attach, for the metadata writer) on an I/O thread would stall every other call of every
+ * connection on that event loop.
+ *
  * <p>Owns its event loops and its request executor; {@link #shutdown} releases them.
  */
 public final class UnixSocketServer {
   private static final Logger LOG = Logger.getLogger(UnixSocketServer.class.getName());
 
+  /** {@code sun_path} holds 108 bytes including the terminating NUL. */
+  private static final int MAX_SOCKET_PATH_BYTES = 107;
+
   private final Path address;
+  private final Path bindPath;
+  private final boolean epoll;
   private final Server server;
   private final EventLoopGroup group;
   private final ExecutorService executor;
+  private volatile boolean published;
 
   private UnixSocketServer(
-      Path address, Server server, EventLoopGroup group, ExecutorService executor) {
+      Path address,
+      Path bindPath,
+      boolean epoll,
+      Server server,
+      EventLoopGroup group,
+      ExecutorService executor) {
     this.address = address;
+    this.bindPath = bindPath;
+    this.epoll = epoll;
     this.server = server;
     this.group = group;
     this.executor = executor;
   }
 
-  /**
-   * Binds {@code address} and starts serving {@code services}. The socket is bound under a
-   * temporary name, given mode 0660, then renamed into place, so that no client ever finds it with
-   * other permissions.
-   */
+  /** Binds and publishes at once: {@link #bind}, then {@link #publish}. */
   public static UnixSocketServer start(Path address, List<ServerServiceDefinition> services)
       throws IOException {
-    prepareSocketPath(address);
-    Path bindPath = address.resolveSibling("." + ProcessHandle.current().pid() + ".sock");
-    if (bindPath.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
-      bindPath = address;
+    UnixSocketServer s = bind(address, services);
+    try {
+      s.publish();
+    } catch (IOException | RuntimeException e) {
+      s.shutdownNow();
+      throw e;
     }
+    return s;
+  }
+
+  /** Convenience for tests: one service without interceptors. */
+  public static UnixSocketServer start(Path address, BindableService service) throws IOException {
+    return start(address, List.of(service.bindService()));
+  }
+
+  /**
+   * Starts serving {@code services} on a socket of mode 0660 bound under a temporary name in the
+   * directory of {@code address} ({@link #boundAt}); nothing is at {@code address} yet.
+   *
+   * @throws UnavailableException if another process serves {@code address}
+   */
+  public static UnixSocketServer bind(Path address, List<ServerServiceDefinition> services)
+      throws IOException {
+    prepareSocketPath(address);
+    Path bindPath = temporaryName(address);
     Files.deleteIfExists(bindPath);
     boolean epoll = Epoll.isAvailable();
     EventLoopGroup group =
@@ -93,7 +131,6 @@ public final class UnixSocketServer {
             .bossEventLoopGroup(group)
             .workerEventLoopGroup(group)
             .executor(executor)
-            .callExecutor(UnixSocketServer::inlineReads)
             // AF_UNIX has no keepalive; without this netty warns on every connection.
             .withChildOption(ChannelOption.SO_KEEPALIVE, null);
     services.forEach(b::addService);
@@ -101,9 +138,6 @@ public final class UnixSocketServer {
     try {
       server.start();
       Files.setPosixFilePermissions(bindPath, PosixFilePermissions.fromString("rw-rw----"));
-      if (!bindPath.equals(address)) {
-        Files.move(bindPath, address, StandardCopyOption.ATOMIC_MOVE);
-      }
     } catch (IOException | RuntimeException e) {
       server.shutdownNow();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -111,16 +145,37 @@ public final class UnixSocketServer {
       Files.deleteIfExists(bindPath);
       throw e;
     }
-    return new UnixSocketServer(address, server, group, executor);
+    return new UnixSocketServer(address, bindPath, epoll, server, group, executor);
   }
 
-  /** Convenience for tests: one service without interceptors. */
-  public static UnixSocketServer start(Path address, BindableService service) throws IOException {
-    return start(address, List.of(service.bindService()));
+  /**
+   * Renames the socket from its temporary name to its address, where clients find it. The rename is
+   * atomic, so a client finds either nothing or a server with the right permissions.
+   *
+   * @throws UnavailableException if another process started serving the address meanwhile
+   */
+  public void publish() throws IOException {
+    if (Files.exists(address, LinkOption.NOFOLLOW_LINKS) && isListening(address)) {
+      throw new UnavailableException(
+          "socket " + address + " is in use: another snapshotter started serving it");
+    }
+    Files.move(bindPath, address, StandardCopyOption.ATOMIC_MOVE);
+    published = true;
   }
 
+  /** Where clients find the server once published. */
   public Path address() {
     return address;
+  }
+
+  /** Where the server listens before {@link #publish}. */
+  Path boundAt() {
+    return bindPath;
+  }
+
+  /** Whether the server uses netty's native epoll transport (else NIO). */
+  boolean epoll() {
+    return epoll;
   }
 
   /**
@@ -134,26 +189,56 @@ public final class UnixSocketServer {
       server.shutdownNow();
       server.awaitTermination(1, TimeUnit.SECONDS);
     }
+    releaseThreadsAndSocket();
+  }
+
+  /** Stops at once, cancelling calls in flight (for a start that fails half-way). */
+  void shutdownNow() {
+    server.shutdownNow();
+    try {
+      server.awaitTermination(1, TimeUnit.SECONDS);
+      releaseThreadsAndSocket();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void releaseThreadsAndSocket() throws InterruptedException {
     executor.shutdown();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(2, TimeUnit.SECONDS);
     try {
-      Files.deleteIfExists(address);
+      if (published) {
+        // unless another server answers there by now
+        if (!isListening(address)) {
+          Files.deleteIfExists(address);
+        }
+      } else {
+        Files.deleteIfExists(bindPath);
+      }
     } catch (IOException e) {
-      LOG.warning("could not remove socket " + address + ": " + e);
+      LOG.warning("could not remove socket " + (published ? address : bindPath) + ": " + e);
     }
   }
 
   /**
-   * Calls that only read memory and never block: run on the I/O thread, saving a handoff. (List
-   * waits for a slow client, which needs the I/O thread free.)
+   * A temporary name for the socket in the directory of {@code address}, with this process's pid in
+   * it, short enough for {@code sun_path}.
    */
-  private static final java.util.Set<String> INLINE = java.util.Set.of("Stat", "Mounts");
-
-  private static java.util.concurrent.Executor inlineReads(
-      io.grpc.ServerCall<?, ?> call, io.grpc.Metadata headers) {
-    return INLINE.contains(call.getMethodDescriptor().getBareMethodName())
-        ? com.google.common.util.concurrent.MoreExecutors.directExecutor()
-        : null;
+  private static Path temporaryName(Path address) {
+    long pid = ProcessHandle.current().pid();
+    for (String name :
+        new String[] {"." + pid + ".sock", "." + pid, "." + Long.toString(pid, 36)}) {
+      Path p = address.resolveSibling(name);
+      if (p.toString().getBytes(StandardCharsets.UTF_8).length <= MAX_SOCKET_PATH_BYTES) {
+        return p;
+      }
+    }
+    throw new UnavailableException(
+        "socket path "
+            + address
+            + " leaves no room for a temporary name next to it in the "
+            + MAX_SOCKET_PATH_BYTES
+            + " bytes a unix socket path may have: choose a shorter address");
   }
 
   private static void prepareSocketPath(Path address) throws IOException {

@@ -14,15 +14,32 @@ public final class MetricsServer implements AutoCloseable {
     this.server = server;
   }
 
+  /**
+   * Serves the metrics at {@code http://host:port/path}.
+   *
+   * @throws IOException naming the address and the config key when it cannot be bound (in use, or
+   *     not an address of this host)
+   */
   public static MetricsServer start(SnapshotterMetrics metrics, String host, int port, String path)
       throws IOException {
-    return new MetricsServer(
-        HTTPServer.builder()
-            .hostname(host)
-            .port(port)
-            .metricsHandlerPath(path)
-            .registry(metrics.registry())
-            .buildAndStart());
+    try {
+      return new MetricsServer(
+          HTTPServer.builder()
+              .hostname(host)
+              .port(port)
+              .metricsHandlerPath(path)
+              .registry(metrics.registry())
+              .buildAndStart());
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot serve metrics on "
+              + host
+              + ":"
+              + port
+              + " (exporterConfig.host, exporterConfig.port): "
+              + e.getMessage(),
+          e);
+    }
   }
 
   public int port() {
