@@ -52,7 +52,17 @@ public final class Logging {
     }
   }
 
-  private static final class LineFormatter extends Formatter {
+  /**
+   * One log line at most this long, a stack trace at most {@link #MAX_TRACE} characters: a message
+   * or an exception may quote client text (a key, a label), and a client may send megabytes of it.
+   * Our own messages cut client text to a few hundred characters already ({@code Excerpt}); this
+   * bounds whatever slips through, such as text inside a library's exception.
+   */
+  static final int MAX_LINE = 4000;
+
+  static final int MAX_TRACE = 64_000;
+
+  static final class LineFormatter extends Formatter {
     private final boolean reportCaller;
 
     LineFormatter(boolean reportCaller) {
@@ -71,13 +81,34 @@ public final class Logging {
             .append(r.getSourceMethodName())
             .append("] ");
       }
-      sb.append(formatMessage(r)).append('\n');
+      sb.append(formatMessage(r).replace('\n', ' '));
+      if (sb.length() > MAX_LINE) {
+        sb.replace(0, sb.length(), cut(sb.toString(), MAX_LINE));
+      }
+      sb.append('\n');
       if (r.getThrown() != null) {
         StringWriter sw = new StringWriter();
         r.getThrown().printStackTrace(new PrintWriter(sw));
-        sb.append(sw);
+        int written = 0;
+        for (String line : sw.toString().split("\n")) {
+          if (written > MAX_TRACE) {
+            sb.append("\t... (stack trace cut)\n");
+            break;
+          }
+          String kept = cut(line, MAX_LINE);
+          sb.append(kept).append('\n');
+          written += kept.length() + 1;
+        }
       }
       return sb.toString();
+    }
+
+    /** {@code s}, or its start and a note of how much was cut when longer than {@code max}. */
+    private static String cut(String s, int max) {
+      if (s.length() <= max) {
+        return s;
+      }
+      return s.substring(0, max - 40) + "... (" + (s.length() - max + 40) + " characters cut)";
     }
 
     private static String name(Level l) {
