@@ -31,8 +31,6 @@ packages=(
   e2fsprogs util-linux fuse3 libnbd-bin qemu-utils
   # registry authentication in the data plane's tests (htpasswd, TLS certificates)
   apache2-utils openssl
-  # containerd's own snapshotter conformance suite (Go sources from Debian)
-  golang-go golang-github-containerd-containerd-dev
   # systemd-analyze verify of the unit files
   systemd
   # the filesystems OverlayBD layers may declare, formatted and mounted for real
@@ -56,8 +54,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-$sudo test-support/fetch-debian-packages
+# The packages from other Debian suites (containerd 1.7 and 2.x, Go 1.23, the sources of containerd
+# 1.7's suite) are fetched while Maven builds and runs the modules that do not need them; a test
+# that needs them waits for the fetch (its pid is in $cache/.fetching), and a fetch that fails
+# fails the run with its reason.
+cache=${OBD_TEST_CACHE:-/var/cache/obd-snapshotter-tests}
+$sudo mkdir -p "$cache"
+$sudo test-support/fetch-debian-packages >"$cache/fetch.log" 2>&1 &
+fetch=$!
+echo "$fetch" | $sudo tee "$cache/.fetching" >/dev/null
 
 groups=()
 [ "$vm" = 0 ] || groups=(-Dobd.test.excludedGroups=none)
-exec mvn -B -ntp verify -Dobd.test.noSkip="$no_skip" "${groups[@]}" "$@"
+rc=0
+mvn -B -ntp verify -Dobd.test.noSkip="$no_skip" "${groups[@]}" "$@" || rc=$?
+if ! wait "$fetch"; then
+  echo "test.sh: fetching the Debian packages of other suites failed:" >&2
+  tail -n 20 "$cache/fetch.log" >&2
+  [ "$rc" -ne 0 ] || rc=1
+fi
+exit "$rc"

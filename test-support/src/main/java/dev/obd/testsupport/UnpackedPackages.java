@@ -6,21 +6,25 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Debian packages from suites other than the machine's (containerd 1.7 and 2.x, a newer Go, Go
  * sources), unpacked by {@code test-support/fetch-debian-packages} into a cache that outlives test
  * runs ({@code OBD_TEST_CACHE}, default {@value #DEFAULT_CACHE}). The units and their packages are
  * listed once, in {@code unpacked-packages.txt} next to this class, which the fetch script reads
- * too. {@code ./test.sh} fetches before Maven starts; a test that finds a unit missing skips, and
- * fails under {@code obd.test.noSkip} (CI), naming the unit and how to fetch it.
+ * too. {@code ./test.sh} fetches while Maven builds and runs the other modules; a test that finds a
+ * unit missing waits for that fetch to end, then skips, and fails under {@code obd.test.noSkip}
+ * (CI), naming the unit, how to fetch it, and what the fetch said.
  */
 public final class UnpackedPackages {
   static final String DEFAULT_CACHE = "/var/cache/obd-snapshotter-tests";
   private static final String LIST = "unpacked-packages.txt";
+  private static final Duration FETCH_DEADLINE = Duration.ofMinutes(20);
   private static final Map<String, String> UNITS = readList();
 
   private UnpackedPackages() {}
@@ -46,6 +50,9 @@ public final class UnpackedPackages {
       throw new IllegalArgumentException("no unit " + unit + " in " + LIST + ": " + units());
     }
     Path dir = cacheDir().resolve(unit);
+    if (!line.equals(marker(dir))) {
+      awaitFetch();
+    }
     Requirements.require(
         line.equals(marker(dir)),
         "needs "
@@ -54,8 +61,62 @@ public final class UnpackedPackages {
             + line
             + ") unpacked in "
             + dir
-            + ": run test-support/fetch-debian-packages (./test.sh does)");
+            + ": run test-support/fetch-debian-packages (./test.sh does)"
+            + fetchLogTail());
     return dir;
+  }
+
+  /**
+   * Waits while the fetch ./test.sh started in the background runs: its pid is in {@code .fetching}
+   * in the cache, which the fetch removes when it ends.
+   */
+  private static void awaitFetch() {
+    Path fetching = cacheDir().resolve(".fetching");
+    long end = System.nanoTime() + FETCH_DEADLINE.toNanos();
+    boolean told = false;
+    while (true) {
+      Optional<ProcessHandle> fetch;
+      try {
+        fetch = ProcessHandle.of(Long.parseLong(Files.readString(fetching).strip()));
+      } catch (IOException | NumberFormatException gone) {
+        return;
+      }
+      if (fetch.isEmpty() || !fetch.get().isAlive()) {
+        return;
+      }
+      if (System.nanoTime() > end) {
+        throw new AssertionError(
+            "fetch-debian-packages (pid "
+                + fetch.get().pid()
+                + ") still runs after "
+                + FETCH_DEADLINE.toMinutes()
+                + " min"
+                + fetchLogTail());
+      }
+      if (!told) {
+        System.out.println("waiting for fetch-debian-packages (pid " + fetch.get().pid() + ")");
+        told = true;
+      }
+      try {
+        Thread.sleep(500);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted while waiting for fetch-debian-packages", e);
+      }
+    }
+  }
+
+  /** The end of the background fetch's log, when there is one. */
+  private static String fetchLogTail() {
+    try {
+      List<String> lines = Files.readAllLines(cacheDir().resolve("fetch.log"));
+      return lines.isEmpty()
+          ? ""
+          : "; its log ends:\n"
+              + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+    } catch (IOException none) {
+      return "";
+    }
   }
 
   private static String marker(Path dir) {

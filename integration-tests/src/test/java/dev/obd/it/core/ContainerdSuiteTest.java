@@ -19,27 +19,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * containerd's own snapshotter conformance suite ({@code snapshots/testsuite}) run against the
- * daemon through containerd's proxy client, each sub-test with a fresh daemon: containerd 1.6's
- * (bookworm's golang-github-containerd-containerd-dev, built with bookworm's Go) and containerd
- * 1.7's (trixie's package and the Go sources it imports, built with Go 1.23 from
- * bookworm-backports; both unpacked by test-support/fetch-debian-packages). 1.7's suite renames a
- * directory of a lower layer, unless the snapshotter it is told it tests is overlayfs. This is the
- * check an independent reviewer runs.
+ * daemon through containerd's proxy client, each sub-test with a fresh daemon: containerd 1.7's
+ * (trixie's package and the Go sources it imports, built with Go 1.23 from bookworm-backports; both
+ * unpacked by test-support/fetch-debian-packages). 1.7's suite renames a directory of a lower
+ * layer, unless the snapshotter it is told it tests is overlayfs. This is the check an independent
+ * reviewer runs. (1.6's suite, which bookworm packages, ran here too; 1.6 is out of support and its
+ * suite is a subset of 1.7's, so it was dropped to keep the whole run within its time.)
  */
 class ContainerdSuiteTest {
-  private static final Path SUITE_16 =
-      Path.of("/usr/share/gocode/src/github.com/containerd/containerd/snapshots/testsuite");
-
-  @Test
-  void containerd16sSnapshotterSuitePassesThroughTheProxyClient() throws Exception {
-    Requirements.requireRoot();
-    Requirements.requireCommand("go");
-    Requirements.require(
-        Files.isDirectory(SUITE_16),
-        "needs containerd's test suite sources (golang-github-containerd-containerd-dev)");
-    String output = runSuite("1.6", "go", Map.of(), Path.of("/usr/share/gocode"));
-    assertPassed(output, 20);
-  }
 
   @Test
   void containerd17sSnapshotterSuitePassesThroughTheProxyClient() throws Exception {

@@ -372,6 +372,60 @@ class ContainerdMatrixEndToEndTest {
       assertThat(listData(ns, obdTreeRef, "plain-tree")).containsExactlyElementsOf(treeListing);
     }
 
+    /**
+     * With {@code rwMode} {@code dir} or {@code dev} configured, a plain pull unpacks the layers of
+     * an OverlayBD image as layers (1.6 marks those Prepares only by their key), attaching no
+     * device, and a container on it gets its own writable device over the image's layers. Upstream
+     * gives each extraction snapshot a fresh formatted device instead and unpacks the layer into
+     * it; the container then finds only {@code lost+found} and {@code overlaybd.commit}.
+     */
+    @Test
+    @Order(60)
+    void withAWritableRwModeAPlainPullUnpacksLayersAndAContainerSeesTheImageAndWrites()
+        throws Exception {
+      Path config = env.dir.resolve("obd-config.json");
+      String original = Files.readString(config);
+      try {
+        writeRwMode(config, original, "dir");
+        String ns = "rw-modes";
+        // (the restart's reconnect probe, a parentless snapshot, may hold a writable device of its
+        // own for a moment: devices may go, none may come)
+        List<String> before = env.devices().stream().map(d -> d.config()).toList();
+        clientPull(ns, obdTreeRef);
+        assertThat(env.devices().stream().map(d -> d.config()).toList())
+            .as("devices attached while unpacking the image's layers with rwMode dir")
+            .isSubsetOf(before);
+        assertWritableContainerSeesTheImage(ns, "rw-dir");
+        writeRwMode(config, original, "dev");
+        assertWritableContainerSeesTheImage(ns, "rw-dev");
+      } finally {
+        Files.writeString(config, original);
+        env.restartDaemon();
+      }
+    }
+
+    private void writeRwMode(Path config, String original, String mode) throws IOException {
+      Files.writeString(
+          config, original.replaceFirst("\\}\\s*$", ", \"rwMode\": \"" + mode + "\"}"));
+      env.restartDaemon();
+    }
+
+    private void assertWritableContainerSeesTheImage(String ns, String id) {
+      String out =
+          env.containerd.runContainer(
+              ns,
+              SNAPSHOTTER,
+              obdTreeRef,
+              id,
+              "/bin/sh",
+              "-c",
+              "echo written > /data/new && cat /data/new && " + ExpectedTree.listScript("data"));
+      assertThat(out).startsWith("written\n");
+      assertThat(ExpectedTree.parse(out.substring("written\n".length())))
+          .as("the image's tree under the container's writes (%s)", id)
+          .containsAll(treeListing);
+    }
+
     @Test
     @Order(80)
     void aRunningContainerKeepsWritingAcrossASnapshotterRestart() throws Exception {
