@@ -37,8 +37,11 @@ import org.junit.jupiter.api.Test;
  * whatever else runs.
  */
 class FreshStartTest {
-  /** Thirty fresh starts in all: this many answered by a raw HTTP/2 client, the rest by containerd. */
+  /**
+   * Thirty fresh starts in all: this many answered by a raw HTTP/2 client, the rest by containerd.
+   */
   private static final int STARTS = 22;
+
   private static final Duration GRPC_GO_CONNECT_BUDGET = Duration.ofSeconds(1);
   private static final int LOAD_PROCESSES = 2;
   private static final int CONTAINERD_ROUNDS = 8;
