@@ -38,7 +38,8 @@ public final class Main implements Callable<Integer> {
       names = "--config",
       paramLabel = "FILE",
       description =
-          "configuration file (default: ${DEFAULT-VALUE} if it exists, else built-in defaults)")
+          "configuration file (default: /etc/overlaybd-snapshotter/config.json if it exists, else"
+              + " built-in defaults)")
   private Path config;
 
   @Parameters(

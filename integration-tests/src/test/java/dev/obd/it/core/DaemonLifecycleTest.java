@@ -259,7 +259,18 @@ class DaemonLifecycleTest {
     try (p) {
       assertThat(p.awaitExit(SnapshotterDaemon.READY_DEADLINE)).isZero();
       assertThat(Files.readString(p.log()))
-          .contains("--config", "--root", "--address", "--log-level", "Exit codes");
+          .contains("--config", "--root", "--address", "--log-level", "Exit codes")
+          .contains("/etc/overlaybd-snapshotter/config.json")
+          .doesNotContain("null");
+    }
+  }
+
+  @Test
+  void versionNamesTheRelease() throws IOException {
+    ChildProcess p = SnapshotterDaemon.launchRaw(base, Map.of(), List.of("--version"));
+    try (p) {
+      assertThat(p.awaitExit(SnapshotterDaemon.READY_DEADLINE)).isZero();
+      assertThat(Files.readString(p.log()).strip()).matches("\\d+\\.\\d+\\.\\d+(-SNAPSHOT)?");
     }
   }
 
