@@ -72,6 +72,10 @@ public final class SnapshotterBench {
     final Map<String, Figure> results = new LinkedHashMap<>();
     final Map<String, Stats> stats = new HashMap<>();
     final Map<String, Long> elapsed = new HashMap<>();
+
+    /** CPU time the daemon process spent during each measure's rounds, in nanoseconds. */
+    final Map<String, Long> cpu = new HashMap<>();
+
     Target target;
     String chainTop;
     UnixSocketChannel channel;
@@ -145,6 +149,9 @@ public final class SnapshotterBench {
       if (i == 5) {
         Thread.sleep(3000);
         side.results.put("idle RSS after start", Figure.plain(t.rssKiB() / 1024 + " MiB"));
+        // the JIT's arenas and idle compiler threads are given back some seconds later
+        Thread.sleep(7000);
+        side.results.put("idle RSS 10 s after start", Figure.plain(t.rssKiB() / 1024 + " MiB"));
       }
       t.stop();
     }
@@ -165,8 +172,10 @@ public final class SnapshotterBench {
     for (Side s : sides) {
       s.results.put("cycles/s, 1 client", rate(s, "1"));
       s.results.put("cycle p50 / p99, 1 client", Figure.plain(latency(s.stats("1"))));
+      s.results.put("daemon CPU per cycle, 1 client", cpuPerCycle(s, "1"));
       s.results.put("cycles/s, 8 clients", rate(s, "8"));
       s.results.put("cycle p50 / p99, 8 clients", Figure.plain(latency(s.stats("8"))));
+      s.results.put("daemon CPU per cycle, 8 clients", cpuPerCycle(s, "8"));
     }
 
     int[] chainRun = new int[1];
@@ -228,6 +237,7 @@ public final class SnapshotterBench {
       throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(clients);
     List<Future<Stats>> futures = new ArrayList<>();
+    long cpu0 = side.target.cpuNanos();
     long t0 = System.nanoTime();
     long end = t0 + TimeUnit.SECONDS.toNanos(secs);
     String round = measure + "-" + t0 + "-";
@@ -256,15 +266,22 @@ public final class SnapshotterBench {
       all.addAll(f.get());
     }
     long took = System.nanoTime() - t0;
+    long cpu = side.target.cpuNanos() - cpu0;
     pool.shutdown();
     if (record) {
       side.stats(measure).addAll(all);
       side.elapsed.merge(measure, took, Long::sum);
+      side.cpu.merge(measure, cpu, Long::sum);
     }
   }
 
   private static Figure rate(Side side, String measure) {
     return Figure.rate(side.stats(measure).count() / (side.elapsed.get(measure) / 1e9));
+  }
+
+  /** The daemon's CPU time (user + system, all its threads) per cycle. */
+  private static Figure cpuPerCycle(Side side, String measure) {
+    return Figure.millis(side.cpu.get(measure) / 1e6 / side.stats(measure).count());
   }
 
   private static String latency(Stats s) {

@@ -70,6 +70,18 @@ final class Target implements AutoCloseable {
     throw new IOException("no VmRSS for " + name);
   }
 
+  /**
+   * CPU time the daemon process has used so far (user + system, all threads), in nanoseconds; from
+   * /proc/PID/stat, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+   */
+  long cpuNanos() throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+    // the command name (field 2) may hold spaces: count fields after its closing parenthesis
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: fields 14 and 15
+    return ticks * 10_000_000L;
+  }
+
   /** SIGTERM and wait. */
   void stop() throws InterruptedException {
     if (process != null && process.isAlive()) {
