@@ -1,12 +1,12 @@
 package dev.obd.snapshotter;
 
+import dev.obd.backstore.daemon.SystemdNotifier;
 import dev.obd.snapshotter.config.ConfigException;
 import dev.obd.snapshotter.config.ConfigLoader;
 import dev.obd.snapshotter.config.SnapshotterConfig;
 import dev.obd.snapshotter.daemon.Daemon;
 import dev.obd.snapshotter.daemon.Logging;
 import dev.obd.snapshotter.daemon.Signals;
-import dev.obd.snapshotter.daemon.SystemdNotifier;
 import java.io.PrintStream;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;

@@ -14,9 +14,8 @@ import jnr.unixsocket.UnixSocketAddress;
  * name in the abstract namespace. The JDK cannot send unix datagrams, hence jnr-unixsocket. Without
  * {@code NOTIFY_SOCKET} (not started by systemd) every call does nothing.
  *
- * <p>A small copy of obd-snapshotter's notifier, so that obd-backstore does not depend on the
- * snapshotter module; the [structure] issue merges the daemon plumbing of both into one place.
- * Thread-safe.
+ * <p>Both daemons use this one: obd-snapshotter depends on this module already (for the backstore's
+ * API), never the other way round. Thread-safe.
  */
 public final class SystemdNotifier {
   private static final Logger LOG = Logger.getLogger(SystemdNotifier.class.getName());
