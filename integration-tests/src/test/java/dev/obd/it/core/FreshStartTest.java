@@ -103,17 +103,7 @@ class FreshStartTest {
       ContainerdInstallation c = versions.get(round % versions.size());
       Path dir = Files.createDirectories(base.resolve("containerd-" + round));
       Path socket = dir.resolve("obd.sock");
-      ChildProcess daemon =
-          ChildProcess.start(
-              "obd-snapshotter",
-              List.of(
-                  launcher.toString(),
-                  "--root",
-                  dir.resolve("root").toString(),
-                  "--address",
-                  socket.toString()),
-              dir.resolve("daemon.log"),
-              Map.of());
+      ChildProcess daemon = startDaemon(launcher, dir, socket);
       try (daemon) {
         daemon.awaitCondition(
             "socket " + socket, Duration.ofMinutes(2), () -> Files.exists(socket));
@@ -158,17 +148,7 @@ class FreshStartTest {
     for (int i = 0; i < STARTS; i++) {
       Path dir = Files.createDirectories(base.resolve("start-" + i));
       Path socket = dir.resolve("obd.sock");
-      ChildProcess daemon =
-          ChildProcess.start(
-              "obd-snapshotter",
-              List.of(
-                  launcher.toString(),
-                  "--root",
-                  dir.resolve("root").toString(),
-                  "--address",
-                  socket.toString()),
-              dir.resolve("daemon.log"),
-              Map.of());
+      ChildProcess daemon = startDaemon(launcher, dir, socket);
       try (daemon) {
         daemon.awaitCondition(
             "socket " + socket, Duration.ofMinutes(2), () -> Files.exists(socket));
@@ -189,5 +169,19 @@ class FreshStartTest {
       }
     }
     System.out.println("server preface after the socket appeared, ms: " + prefaceMillis);
+  }
+
+  /** The shipped launcher on a fresh root in {@code dir}, serving on {@code socket}. */
+  private static ChildProcess startDaemon(Path launcher, Path dir, Path socket) throws IOException {
+    return ChildProcess.start(
+        "obd-snapshotter",
+        List.of(
+            launcher.toString(),
+            "--root",
+            dir.resolve("root").toString(),
+            "--address",
+            socket.toString()),
+        dir.resolve("daemon.log"),
+        Map.of());
   }
 }
