@@ -76,13 +76,7 @@ final class FreshDaemon implements AutoCloseable {
 
   /** Resident set size, in KiB. */
   long rssKiB() throws IOException {
-    for (String line :
-        Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
-      if (line.startsWith("VmRSS:")) {
-        return Long.parseLong(line.replaceAll("\\D", ""));
-      }
-    }
-    throw new IOException("no VmRSS for " + name);
+    return ProcFs.rssKiB(process, name);
   }
 
   @Override
