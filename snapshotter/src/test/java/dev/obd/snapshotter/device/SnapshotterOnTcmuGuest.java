@@ -11,15 +11,8 @@ import dev.obd.snapshotter.daemon.UnixSocketServer;
 import dev.obd.snapshotter.overlay.OverlayFeatures;
 import dev.obd.snapshotter.overlay.OverlaySnapshotter;
 import dev.obd.testsupport.containerd.Containerd;
-import io.grpc.ManagedChannel;
+import dev.obd.testsupport.grpc.UnixSocketChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -297,30 +290,17 @@ final class SnapshotterOnTcmuGuest {
    * not. Touches no snapshot.
    */
   private void warmUp() {
-    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
-    try {
-      for (int i = 0; i < 3; i++) {
-        ManagedChannel ch =
-            NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                .eventLoopGroup(group)
-                .channelType(EpollDomainSocketChannel.class)
-                .withOption(ChannelOption.SO_KEEPALIVE, null)
-                .usePlaintext()
-                .build();
+    for (int i = 0; i < 3; i++) {
+      try (UnixSocketChannel ch = UnixSocketChannel.open(socket, 1)) {
+        var stub =
+            SnapshotsGrpc.newBlockingStub(ch.channel()).withDeadlineAfter(120, TimeUnit.SECONDS);
+        stub.list(ListSnapshotsRequest.getDefaultInstance()).forEachRemaining(r -> {});
         try {
-          var stub = SnapshotsGrpc.newBlockingStub(ch).withDeadlineAfter(120, TimeUnit.SECONDS);
-          stub.list(ListSnapshotsRequest.getDefaultInstance()).forEachRemaining(r -> {});
-          try {
-            stub.stat(StatSnapshotRequest.newBuilder().setKey("warm-up").build());
-          } catch (StatusRuntimeException notFound) {
-            // the error path is warmed too
-          }
-        } finally {
-          ch.shutdownNow();
+          stub.stat(StatSnapshotRequest.newBuilder().setKey("warm-up").build());
+        } catch (StatusRuntimeException notFound) {
+          // the error path is warmed too
         }
       }
-    } finally {
-      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
   }
 
