@@ -12,7 +12,6 @@ import dev.obd.snapshotter.errdefs.UnavailableException;
 import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
-import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.storage.MetaStore;
@@ -73,16 +72,12 @@ final class BlockLayers {
     this.autoRemoveDev = autoRemoveDev;
   }
 
-  static StorageType storage(SnapshotRecord r) {
-    return StorageType.fromCode(r.storageType());
-  }
-
   /** The nearest ancestor of {@code r} (itself excluded) that is a block layer. */
   static Optional<SnapshotRecord> blockTop(ReadView view, SnapshotRecord r) {
     SnapshotRecord current = r;
     while (current.hasParent()) {
       current = view.byId(current.parentId()).orElseThrow();
-      if (storage(current).isBlock()) {
+      if (current.storageType().isBlock()) {
         return Optional.of(current);
       }
     }
@@ -102,7 +97,7 @@ final class BlockLayers {
               SnapshotRecord current = r;
               while (current.hasParent()) {
                 current = view.byId(current.parentId()).orElseThrow();
-                if (storage(current).isBlock()) {
+                if (current.storageType().isBlock()) {
                   return current.id();
                 }
                 dirs.add(layout.fs(current.id()));
@@ -131,7 +126,7 @@ final class BlockLayers {
         store.read(
             view ->
                 view.get(parentKey)
-                    .flatMap(p -> storage(p).isBlock() ? Optional.of(p) : blockTop(view, p)));
+                    .flatMap(p -> p.storageType().isBlock() ? Optional.of(p) : blockTop(view, p)));
     if (top.isEmpty()) {
       return;
     }
@@ -195,7 +190,7 @@ final class BlockLayers {
   }
 
   private List<LowerConfig> parentLowers(Optional<SnapshotRecord> parent) {
-    if (parent.isEmpty() || !storage(parent.get()).isBlock()) {
+    if (parent.isEmpty() || !parent.get().storageType().isBlock()) {
       return List.of();
     }
     return readConfig(parent.get().id()).lowers();
@@ -280,14 +275,14 @@ final class BlockLayers {
    */
   private static boolean uses(ReadView view, SnapshotRecord r, long topId) {
     return r.kind() != Kind.COMMITTED
-        && !storage(r).isBlock()
+        && !r.storageType().isBlock()
         && !LayerExtraction.recognises(r)
         && blockTop(view, r).map(t -> t.id() == topId).orElse(false);
   }
 
   /** Whether any container or view uses the device of block layer {@code top}. */
   boolean inUse(SnapshotRecord top) {
-    return storage(top).isBlock()
+    return top.storageType().isBlock()
         && top.kind() == Kind.COMMITTED
         && store.read(view -> view.all().stream().anyMatch(r -> uses(view, r, top.id())));
   }
@@ -299,7 +294,7 @@ final class BlockLayers {
           Set<Long> tops = new HashSet<>();
           for (SnapshotRecord r : view.all()) {
             if (r.kind() != Kind.COMMITTED
-                && !storage(r).isBlock()
+                && !r.storageType().isBlock()
                 && !LayerExtraction.recognises(r)) {
               blockTop(view, r).ifPresent(t -> tops.add(t.id()));
             }
@@ -318,7 +313,7 @@ final class BlockLayers {
    *     (then nothing changed)
    */
   Optional<PendingDetach> releaseForRemoval(SnapshotRecord r) {
-    if (!storage(r).isBlock()) {
+    if (!r.storageType().isBlock()) {
       return Optional.empty();
     }
     devices.unmount(r.id(), r.key());

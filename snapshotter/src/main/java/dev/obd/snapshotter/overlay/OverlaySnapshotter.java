@@ -17,7 +17,6 @@ import dev.obd.snapshotter.overlaybd.BlockFiles;
 import dev.obd.snapshotter.overlaybd.DefiningLabels;
 import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.overlaybd.RemoteLayer;
-import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.overlaybd.TraceDirectory;
 import dev.obd.snapshotter.snapshots.Info;
 import dev.obd.snapshotter.snapshots.Kind;
@@ -29,6 +28,7 @@ import dev.obd.snapshotter.storage.MetaStore;
 import dev.obd.snapshotter.storage.PendingDetach;
 import dev.obd.snapshotter.storage.ReadView;
 import dev.obd.snapshotter.storage.SnapshotRecord;
+import dev.obd.snapshotter.storage.StorageType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -210,7 +210,7 @@ public final class OverlaySnapshotter implements Snapshotter {
                 }
                 if (mode != RwMode.OVERLAYFS) {
                   writable.createFiles(temp, created, parentRecord);
-                  created = tx.setStorage(key, StorageType.LOCAL_BLOCK.code(), "");
+                  created = tx.setStorage(key, StorageType.LOCAL_BLOCK, "");
                 }
                 Path dir = layout.dir(created.id());
                 Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -288,7 +288,7 @@ public final class OverlaySnapshotter implements Snapshotter {
             Map<String, String> committed = new HashMap<>(stored);
             committed.put(Labels.REMOTE, Labels.REMOTE_VALUE);
             tx.commitActive(key, layer.snapshotRef(), Usage.ZERO, committed, "");
-            tx.setStorage(layer.snapshotRef(), StorageType.REMOTE_BLOCK.code(), "");
+            tx.setStorage(layer.snapshotRef(), StorageType.REMOTE_BLOCK, "");
             Optional<SnapshotRecord> parentRecord =
                 parent.isEmpty() ? Optional.empty() : tx.get(parent);
             BlockLayers.writeConfig(
@@ -376,7 +376,7 @@ public final class OverlaySnapshotter implements Snapshotter {
             committedLabels.put(Labels.ACCELERATION_LAYER, "yes");
           }
           SnapshotRecord committed = tx.commitActive(key, name, u, committedLabels, parent);
-          tx.setStorage(name, StorageType.LOCAL_BLOCK.code(), "");
+          tx.setStorage(name, StorageType.LOCAL_BLOCK, "");
           Optional<SnapshotRecord> parentRecord =
               committed.hasParent() ? tx.byId(committed.parentId()) : Optional.empty();
           boolean hadBlockDir = Files.isDirectory(layout.block(id));
@@ -425,7 +425,7 @@ public final class OverlaySnapshotter implements Snapshotter {
             ? Optional.empty()
             : store.read(view -> BlockLayers.blockTop(view, record).map(SnapshotRecord::id));
     List<Path> removals;
-    if (writableDevice || BlockLayers.storage(record).isBlock()) {
+    if (writableDevice || record.storageType().isBlock()) {
       // The device goes first, then the record, under the device's lock: no call can attach it
       // again in between. A device whose detach fails stays on the pending list, with the record's
       // removal in one transaction, and is retried until it goes.
@@ -491,7 +491,7 @@ public final class OverlaySnapshotter implements Snapshotter {
             }
           }
           Map<String, String> stored = storedLabels(labels);
-          if (BlockLayers.storage(record).isBlock()) {
+          if (record.storageType().isBlock()) {
             DefiningLabels.requireUnchanged(info.name(), record.labels(), stored);
           }
           return info(tx, tx.setLabels(info.name(), stored));

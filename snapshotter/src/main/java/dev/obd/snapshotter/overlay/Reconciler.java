@@ -171,7 +171,7 @@ final class Reconciler implements AutoCloseable {
             SnapshotRecord owner =
                 store
                     .read(view -> view.byId(id))
-                    .filter(r -> BlockLayers.storage(r).isBlock())
+                    .filter(r -> r.storageType().isBlock())
                     .orElse(null);
             if (owner == null) {
               // orphaned: its snapshot went while we were not running, or its detach failed

@@ -17,12 +17,12 @@ import dev.obd.snapshotter.errdefs.UnavailableException;
 import dev.obd.snapshotter.fs.DiskUsage;
 import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.Labels;
-import dev.obd.snapshotter.overlaybd.StorageType;
 import dev.obd.snapshotter.snapshots.Kind;
 import dev.obd.snapshotter.snapshots.Mount;
 import dev.obd.snapshotter.storage.MetaStore;
 import dev.obd.snapshotter.storage.PendingDetach;
 import dev.obd.snapshotter.storage.SnapshotRecord;
+import dev.obd.snapshotter.storage.StorageType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -89,7 +89,7 @@ final class WritableDevices {
       Kind kind, String key, Optional<SnapshotRecord> parent, Map<String, String> labels) {
     if (kind != Kind.ACTIVE
         || LayerExtraction.recognises(kind, key, labels)
-        || (parent.isPresent() && !BlockLayers.storage(parent.get()).isBlock())) {
+        || (parent.isPresent() && !parent.get().storageType().isBlock())) {
       return RwMode.OVERLAYFS;
     }
     String label = labels.get(Labels.WRITABLE);
@@ -98,7 +98,7 @@ final class WritableDevices {
 
   /** The writable mode recorded for {@code r}, overlayfs for every other snapshot. */
   static RwMode modeOf(SnapshotRecord r) {
-    if (r.kind() != Kind.ACTIVE || BlockLayers.storage(r) != StorageType.LOCAL_BLOCK) {
+    if (r.kind() != Kind.ACTIVE || r.storageType() != StorageType.LOCAL_BLOCK) {
       return RwMode.OVERLAYFS;
     }
     return parse(r.labels().getOrDefault(Labels.WRITABLE, ""));

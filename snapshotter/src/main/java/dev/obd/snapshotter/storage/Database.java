@@ -176,7 +176,7 @@ final class Database implements AutoCloseable {
                 instant(rs.getLong(6)),
                 instant(rs.getLong(7)),
                 new Usage(rs.getLong(8), rs.getLong(9)),
-                rs.getInt(10),
+                StorageType.fromCode(rs.getInt(10)),
                 rs.getString(11)));
       }
     } catch (SQLException e) {
@@ -307,7 +307,7 @@ final class Database implements AutoCloseable {
       upsert.setLong(7, nanos(r.updated()));
       upsert.setLong(8, r.usage().size());
       upsert.setLong(9, r.usage().inodes());
-      upsert.setInt(10, r.storageType());
+      upsert.setInt(10, r.storageType().code());
       upsert.setString(11, r.device());
       upsert.executeUpdate();
     } catch (SQLException e) {

@@ -17,8 +17,7 @@ import java.util.Objects;
  * @param key the active snapshot's key or the committed snapshot's name
  * @param parentId the parent's id, or 0 for none
  * @param usage disk usage recorded at commit (zero before)
- * @param storageType how the snapshot's data is stored; 1 is an ordinary overlayfs directory (the
- *     other codes belong to the OverlayBD support and are only persisted here)
+ * @param storageType how the snapshot's data is stored
  * @param device the block device attached for this snapshot (the shared device of an OverlayBD
  *     image's top layer, or a container's own writable device), "" when none
  */
@@ -31,11 +30,8 @@ public record SnapshotRecord(
     Instant created,
     Instant updated,
     Usage usage,
-    int storageType,
+    StorageType storageType,
     String device) {
-
-  /** Storage type of an ordinary overlayfs snapshot. */
-  public static final int STORAGE_NORMAL = 1;
 
   public SnapshotRecord {
     Objects.requireNonNull(key, "key");
@@ -44,6 +40,7 @@ public record SnapshotRecord(
     Objects.requireNonNull(created, "created");
     Objects.requireNonNull(updated, "updated");
     Objects.requireNonNull(usage, "usage");
+    Objects.requireNonNull(storageType, "storageType");
     Objects.requireNonNull(device, "device");
   }
 
@@ -62,7 +59,7 @@ public record SnapshotRecord(
         id, key, parentId, kind, onDisk, created, updated, usage, storageType, device);
   }
 
-  SnapshotRecord withStorage(int newStorageType, String newDevice) {
+  SnapshotRecord withStorage(StorageType newStorageType, String newDevice) {
     return new SnapshotRecord(
         id, key, parentId, kind, labels, created, updated, usage, newStorageType, newDevice);
   }

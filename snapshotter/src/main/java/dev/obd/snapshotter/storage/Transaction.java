@@ -151,16 +151,7 @@ final class Transaction implements WriteTx {
     Instant now = clock.now();
     SnapshotRecord r =
         new SnapshotRecord(
-            nextId++,
-            key,
-            parentId,
-            kind,
-            labels,
-            now,
-            now,
-            Usage.ZERO,
-            SnapshotRecord.STORAGE_NORMAL,
-            "");
+            nextId++, key, parentId, kind, labels, now, now, Usage.ZERO, StorageType.NORMAL, "");
     return put(null, r);
   }
 
@@ -232,7 +223,7 @@ final class Transaction implements WriteTx {
   }
 
   @Override
-  public SnapshotRecord setStorage(String key, int storageType, String device) {
+  public SnapshotRecord setStorage(String key, StorageType storageType, String device) {
     SnapshotRecord r = require(key);
     return put(r, r.withStorage(storageType, device));
   }

@@ -42,7 +42,7 @@ public interface WriteTx extends ReadView {
    * Records how {@code key}'s data is stored and which block device, if any ("" for none), is
    * attached for it. The update time does not change: this is the snapshotter's own state.
    */
-  SnapshotRecord setStorage(String key, int storageType, String device);
+  SnapshotRecord setStorage(String key, StorageType storageType, String device);
 
   /** Records (or replaces) a device whose detach failed, to be retried. */
   void putPendingDetach(PendingDetach pending);

@@ -1,8 +1,11 @@
-package dev.obd.snapshotter.overlaybd;
+package dev.obd.snapshotter.storage;
 
 /**
- * How a snapshot's data is stored, with upstream's numbering (persisted in the metadata). Ordinary
- * layers are overlayfs directories; block layers are OverlayBD layers, read through a block device.
+ * How a snapshot's data is stored, with upstream's numbering, which is what the metadata's {@code
+ * storage_type} column holds. Ordinary layers are overlayfs directories; block layers are OverlayBD
+ * layers, read through a block device. It lives with the metastore, which persists it and records
+ * every new snapshot as {@link #NORMAL}, so that the metastore needs nothing of the OverlayBD
+ * support.
  */
 public enum StorageType {
   /** An unpacked tar layer: an overlayfs directory. */
@@ -26,6 +29,9 @@ public enum StorageType {
     return this != NORMAL;
   }
 
+  /**
+   * @throws IllegalArgumentException when {@code code} is none of upstream's
+   */
   public static StorageType fromCode(int code) {
     for (StorageType t : values()) {
       if (t.code == code) {
