@@ -58,6 +58,23 @@ public record ImageConfig(
         repoBlobUrl, lowers, newUpper, resultFile, accelerationLayer, recordTracePath, download);
   }
 
+  /** This config writing its result to {@code newResultFile}. */
+  public ImageConfig withResultFile(String newResultFile) {
+    return new ImageConfig(
+        repoBlobUrl, lowers, upper, newResultFile, accelerationLayer, recordTracePath, download);
+  }
+
+  /**
+   * This config with other prefetch settings: replay the trace in the acceleration layer, or record
+   * into (or replay from) {@code newRecordTracePath}, or neither ({@code false, ""}).
+   *
+   * @throws IllegalArgumentException when both are asked for (overlaybd refuses it)
+   */
+  public ImageConfig withPrefetch(boolean newAccelerationLayer, String newRecordTracePath) {
+    return new ImageConfig(
+        repoBlobUrl, lowers, upper, resultFile, newAccelerationLayer, newRecordTracePath, download);
+  }
+
   /** This config with one more lower layer on top. */
   public ImageConfig plusLower(LowerConfig top) {
     List<LowerConfig> more = new java.util.ArrayList<>(lowers);

@@ -121,25 +121,28 @@ public final class ConfigLoader {
     }
     Reader r = new Reader(file, (ObjectNode) tree);
     SnapshotterConfig d = SnapshotterConfig.defaults();
-    Path root = r.absolutePath("root", d.root());
-    Path address = r.absolutePath("address", d.address());
-    String verbose = r.oneOf("verbose", d.verbose(), LOG_LEVELS);
-    boolean logReportCaller = r.bool("logReportCaller", d.logReportCaller());
-    RwMode rwMode = r.rwMode("rwMode", d.rwMode());
-    boolean autoRemoveDev = r.bool("autoRemoveDev", d.autoRemoveDev());
-    boolean asyncRemove = r.bool("asyncRemove", d.asyncRemove());
-    String writableLayerType =
-        r.oneOf("writableLayerType", d.writableLayerType(), Set.of("append", "sparse"));
-    Exporter exporter = r.exporter(d.exporter());
-    List<MirrorRegistry> mirrors = r.mirrors();
-    String defaultFsType = r.oneOf("defaultFsType", d.defaultFsType(), BlobFsType.FILESYSTEMS);
-    String rootfsQuota = r.matching("rootfsQuota", d.rootfsQuota(), QUOTA, "a size such as 20g");
-    int tenant = r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE);
-    List<String> turbo = r.turboFsTypes();
-    String runtimeType = r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker"));
-    String attacher = r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd"));
-    Path backstoreAddress = r.absolutePath("backstoreAddress", d.backstoreAddress());
-    Path recordTraceDir = r.absolutePath("recordTraceDir", d.recordTraceDir());
+    SnapshotterConfig config =
+        SnapshotterConfig.builder()
+            .root(r.absolutePath("root", d.root()))
+            .address(r.absolutePath("address", d.address()))
+            .verbose(r.oneOf("verbose", d.verbose(), LOG_LEVELS))
+            .logReportCaller(r.bool("logReportCaller", d.logReportCaller()))
+            .rwMode(r.rwMode("rwMode", d.rwMode()))
+            .autoRemoveDev(r.bool("autoRemoveDev", d.autoRemoveDev()))
+            .asyncRemove(r.bool("asyncRemove", d.asyncRemove()))
+            .writableLayerType(
+                r.oneOf("writableLayerType", d.writableLayerType(), Set.of("append", "sparse")))
+            .exporter(r.exporter(d.exporter()))
+            .mirrorRegistry(r.mirrors())
+            .defaultFsType(r.oneOf("defaultFsType", d.defaultFsType(), BlobFsType.FILESYSTEMS))
+            .rootfsQuota(r.matching("rootfsQuota", d.rootfsQuota(), QUOTA, "a size such as 20g"))
+            .tenant(r.integer("tenant", d.tenant(), -1, Integer.MAX_VALUE))
+            .turboFsType(r.turboFsTypes())
+            .runtimeType(r.oneOf("runtimeType", d.runtimeType(), Set.of("containerd", "docker")))
+            .attacher(r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd")))
+            .backstoreAddress(r.absolutePath("backstoreAddress", d.backstoreAddress()))
+            .recordTraceDir(r.absolutePath("recordTraceDir", d.recordTraceDir()))
+            .build();
     r.warnUnknown(
         "",
         (ObjectNode) tree,
@@ -162,26 +165,6 @@ public final class ConfigLoader {
             "attacher",
             "backstoreAddress",
             "recordTraceDir"));
-    SnapshotterConfig config =
-        new SnapshotterConfig(
-            root,
-            address,
-            verbose,
-            logReportCaller,
-            rwMode,
-            autoRemoveDev,
-            asyncRemove,
-            writableLayerType,
-            exporter,
-            mirrors,
-            defaultFsType,
-            rootfsQuota,
-            tenant,
-            turbo,
-            runtimeType,
-            attacher,
-            backstoreAddress,
-            recordTraceDir);
     return new Loaded(config, file, r.warnings());
   }
 

@@ -100,25 +100,17 @@ public record SnapshotterConfig(
 
   /** The configuration used when no file exists at the default path. */
   public static SnapshotterConfig defaults() {
-    return new SnapshotterConfig(
-        DEFAULT_ROOT,
-        DEFAULT_ADDRESS,
-        "info",
-        false,
-        RwMode.OVERLAYFS,
-        false,
-        false,
-        "append",
-        Exporter.DEFAULT,
-        List.of(),
-        "ext4",
-        "",
-        -1,
-        List.of("erofs", "ext4"),
-        "containerd",
-        "auto",
-        DEFAULT_BACKSTORE_ADDRESS,
-        null);
+    return builder().build();
+  }
+
+  /** A builder holding the defaults, for a configuration that differs from them in a few keys. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this configuration. */
+  public Builder toBuilder() {
+    return new Builder(this);
   }
 
   /**
@@ -130,68 +122,172 @@ public record SnapshotterConfig(
   }
 
   public SnapshotterConfig withRoot(Path newRoot) {
-    return new SnapshotterConfig(
-        newRoot,
-        address,
-        verbose,
-        logReportCaller,
-        rwMode,
-        autoRemoveDev,
-        asyncRemove,
-        writableLayerType,
-        exporter,
-        mirrorRegistry,
-        defaultFsType,
-        rootfsQuota,
-        tenant,
-        turboFsType,
-        runtimeType,
-        attacher,
-        backstoreAddress,
-        recordTraceDir);
+    return toBuilder().root(newRoot).build();
   }
 
   public SnapshotterConfig withAddress(Path newAddress) {
-    return new SnapshotterConfig(
-        root,
-        newAddress,
-        verbose,
-        logReportCaller,
-        rwMode,
-        autoRemoveDev,
-        asyncRemove,
-        writableLayerType,
-        exporter,
-        mirrorRegistry,
-        defaultFsType,
-        rootfsQuota,
-        tenant,
-        turboFsType,
-        runtimeType,
-        attacher,
-        backstoreAddress,
-        recordTraceDir);
+    return toBuilder().address(newAddress).build();
   }
 
   public SnapshotterConfig withVerbose(String level) {
-    return new SnapshotterConfig(
-        root,
-        address,
-        level,
-        logReportCaller,
-        rwMode,
-        autoRemoveDev,
-        asyncRemove,
-        writableLayerType,
-        exporter,
-        mirrorRegistry,
-        defaultFsType,
-        rootfsQuota,
-        tenant,
-        turboFsType,
-        runtimeType,
-        attacher,
-        backstoreAddress,
-        recordTraceDir);
+    return toBuilder().verbose(level).build();
+  }
+
+  /** Builds a {@link SnapshotterConfig} key by key; starts from the defaults. Not thread-safe. */
+  public static final class Builder {
+    private Path root = DEFAULT_ROOT;
+    private Path address = DEFAULT_ADDRESS;
+    private String verbose = "info";
+    private boolean logReportCaller;
+    private RwMode rwMode = RwMode.OVERLAYFS;
+    private boolean autoRemoveDev;
+    private boolean asyncRemove;
+    private String writableLayerType = "append";
+    private Exporter exporter = Exporter.DEFAULT;
+    private List<MirrorRegistry> mirrorRegistry = List.of();
+    private String defaultFsType = "ext4";
+    private String rootfsQuota = "";
+    private int tenant = -1;
+    private List<String> turboFsType = List.of("erofs", "ext4");
+    private String runtimeType = "containerd";
+    private String attacher = "auto";
+    private Path backstoreAddress = DEFAULT_BACKSTORE_ADDRESS;
+    private Path recordTraceDir;
+
+    private Builder() {}
+
+    private Builder(SnapshotterConfig c) {
+      root = c.root;
+      address = c.address;
+      verbose = c.verbose;
+      logReportCaller = c.logReportCaller;
+      rwMode = c.rwMode;
+      autoRemoveDev = c.autoRemoveDev;
+      asyncRemove = c.asyncRemove;
+      writableLayerType = c.writableLayerType;
+      exporter = c.exporter;
+      mirrorRegistry = c.mirrorRegistry;
+      defaultFsType = c.defaultFsType;
+      rootfsQuota = c.rootfsQuota;
+      tenant = c.tenant;
+      turboFsType = c.turboFsType;
+      runtimeType = c.runtimeType;
+      attacher = c.attacher;
+      backstoreAddress = c.backstoreAddress;
+      recordTraceDir = c.recordTraceDir;
+    }
+
+    public Builder root(Path value) {
+      root = value;
+      return this;
+    }
+
+    public Builder address(Path value) {
+      address = value;
+      return this;
+    }
+
+    public Builder verbose(String value) {
+      verbose = value;
+      return this;
+    }
+
+    public Builder logReportCaller(boolean value) {
+      logReportCaller = value;
+      return this;
+    }
+
+    public Builder rwMode(RwMode value) {
+      rwMode = value;
+      return this;
+    }
+
+    public Builder autoRemoveDev(boolean value) {
+      autoRemoveDev = value;
+      return this;
+    }
+
+    public Builder asyncRemove(boolean value) {
+      asyncRemove = value;
+      return this;
+    }
+
+    public Builder writableLayerType(String value) {
+      writableLayerType = value;
+      return this;
+    }
+
+    public Builder exporter(Exporter value) {
+      exporter = value;
+      return this;
+    }
+
+    public Builder mirrorRegistry(List<MirrorRegistry> value) {
+      mirrorRegistry = value;
+      return this;
+    }
+
+    public Builder defaultFsType(String value) {
+      defaultFsType = value;
+      return this;
+    }
+
+    public Builder rootfsQuota(String value) {
+      rootfsQuota = value;
+      return this;
+    }
+
+    public Builder tenant(int value) {
+      tenant = value;
+      return this;
+    }
+
+    public Builder turboFsType(List<String> value) {
+      turboFsType = value;
+      return this;
+    }
+
+    public Builder runtimeType(String value) {
+      runtimeType = value;
+      return this;
+    }
+
+    public Builder attacher(String value) {
+      attacher = value;
+      return this;
+    }
+
+    public Builder backstoreAddress(Path value) {
+      backstoreAddress = value;
+      return this;
+    }
+
+    /** {@code null} for {@code <root>/record-trace}. */
+    public Builder recordTraceDir(Path value) {
+      recordTraceDir = value;
+      return this;
+    }
+
+    public SnapshotterConfig build() {
+      return new SnapshotterConfig(
+          root,
+          address,
+          verbose,
+          logReportCaller,
+          rwMode,
+          autoRemoveDev,
+          asyncRemove,
+          writableLayerType,
+          exporter,
+          mirrorRegistry,
+          defaultFsType,
+          rootfsQuota,
+          tenant,
+          turboFsType,
+          runtimeType,
+          attacher,
+          backstoreAddress,
+          recordTraceDir);
+    }
   }
 }

@@ -144,16 +144,7 @@ final class BlockLayers {
               && current.recordTracePath().equals(recordTrace)) {
             return null;
           }
-          writeConfig(
-              new ImageConfig(
-                  current.repoBlobUrl(),
-                  current.lowers(),
-                  current.upper(),
-                  current.resultFile(),
-                  acceleration,
-                  recordTrace,
-                  current.download()),
-              layout.config(id));
+          writeConfig(current.withPrefetch(acceleration, recordTrace), layout.config(id));
           return null;
         });
   }

@@ -390,15 +390,7 @@ public final class OverlaySnapshotter implements Snapshotter {
           }
           ImageConfig config = blocks.localConfig(parentRecord, id);
           if (accelerationLayer) {
-            config =
-                new ImageConfig(
-                    config.repoBlobUrl(),
-                    config.lowers(),
-                    config.upper(),
-                    config.resultFile(),
-                    true,
-                    "",
-                    config.download());
+            config = config.withPrefetch(true, "");
           }
           BlockLayers.writeConfig(config, layout.config(id));
           return committed;

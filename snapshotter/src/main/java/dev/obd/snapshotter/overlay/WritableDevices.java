@@ -160,17 +160,12 @@ final class WritableDevices {
               LayerUuid.NIL)
           .close();
       ImageConfig config =
-          new ImageConfig(
-              base.repoBlobUrl(),
-              base.lowers(),
-              UpperConfig.writable(
-                  layout.block(id).resolve(INDEX).toString(),
-                  layout.block(id).resolve(DATA).toString(),
-                  vsizeGb),
-              layout.resultFile(id).toString(),
-              base.accelerationLayer(),
-              base.recordTracePath(),
-              base.download());
+          base.withUpper(
+                  UpperConfig.writable(
+                      layout.block(id).resolve(INDEX).toString(),
+                      layout.block(id).resolve(DATA).toString(),
+                      vsizeGb))
+              .withResultFile(layout.resultFile(id).toString());
       BlockLayers.writeConfig(config, block.resolve("config.v1.json"));
     } catch (IOException e) {
       throw new UncheckedIOException("create the writable layer of " + r.key(), e);
