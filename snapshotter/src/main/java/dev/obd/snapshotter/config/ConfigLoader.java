@@ -165,7 +165,63 @@ public final class ConfigLoader {
             "attacher",
             "backstoreAddress",
             "recordTraceDir"));
-    return new Loaded(config, file, r.warnings());
+    List<String> warnings = new ArrayList<>(r.warnings());
+    warnings.addAll(unimplemented(config, d, file));
+    return new Loaded(config, file, List.copyOf(warnings));
+  }
+
+  /**
+   * One warning for each key that upstream acts on and this daemon only accepts, when it is set to
+   * other than its default: the value is valid, so the daemon starts, but whoever set it should
+   * know that nothing happens.
+   */
+  private static List<String> unimplemented(
+      SnapshotterConfig config, SnapshotterConfig defaults, Path file) {
+    List<String> warnings = new ArrayList<>();
+    if (!config.writableLayerType().equals(defaults.writableLayerType())) {
+      warnings.add(
+          noEffect(
+              file,
+              "writableLayerType",
+              "\"" + config.writableLayerType() + "\"",
+              "writable layers are always append-only (upstream creates sparse ones)"));
+    }
+    if (!config.rootfsQuota().equals(defaults.rootfsQuota())) {
+      warnings.add(
+          noEffect(
+              file,
+              "rootfsQuota",
+              "\"" + config.rootfsQuota() + "\"",
+              "no project quota is set on containers' root filesystems"));
+    }
+    if (!config.runtimeType().equals(defaults.runtimeType())) {
+      warnings.add(
+          noEffect(
+              file,
+              "runtimeType",
+              "\"" + config.runtimeType() + "\"",
+              "Docker's -init layers get no special handling"));
+    }
+    if (!config.turboFsType().equals(defaults.turboFsType())) {
+      warnings.add(
+          noEffect(
+              file,
+              "turboFsType",
+              config.turboFsType().toString(),
+              "TurboOCI images are not supported, so no TurboOCI filesystem metadata is chosen"));
+    }
+    return warnings;
+  }
+
+  private static String noEffect(Path file, String key, String value, String why) {
+    return "config "
+        + file
+        + ": key \""
+        + key
+        + "\" is "
+        + value
+        + ", which has no effect in this snapshotter: "
+        + why;
   }
 
   /** Checks a socket path given on the command line the same way as one from the file. */

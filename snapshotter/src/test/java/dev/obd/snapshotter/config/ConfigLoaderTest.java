@@ -84,6 +84,58 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void unimplementedKeysSetToOtherThanTheirDefaultWarnOnceEachAndChangeNothingElse() {
+    var loaded =
+        ConfigLoader.parse(
+            """
+            {
+              "writableLayerType": "sparse",
+              "rootfsQuota": "20g",
+              "runtimeType": "docker",
+              "turboFsType": ["ext4"]
+            }
+            """,
+            FILE);
+    assertThat(loaded.warnings())
+        .containsExactly(
+            "config /etc/test/config.json: key \"writableLayerType\" is \"sparse\", which has no"
+                + " effect in this snapshotter: writable layers are always append-only (upstream"
+                + " creates sparse ones)",
+            "config /etc/test/config.json: key \"rootfsQuota\" is \"20g\", which has no effect in"
+                + " this snapshotter: no project quota is set on containers' root filesystems",
+            "config /etc/test/config.json: key \"runtimeType\" is \"docker\", which has no effect"
+                + " in this snapshotter: Docker's -init layers get no special handling",
+            "config /etc/test/config.json: key \"turboFsType\" is [ext4, erofs], which has no"
+                + " effect in this snapshotter: TurboOCI images are not supported, so no TurboOCI"
+                + " filesystem metadata is chosen");
+    assertThat(loaded.config())
+        .isEqualTo(
+            SnapshotterConfig.defaults().toBuilder()
+                .writableLayerType("sparse")
+                .rootfsQuota("20g")
+                .runtimeType("docker")
+                .turboFsType(List.of("ext4", "erofs"))
+                .build());
+  }
+
+  @Test
+  void unimplementedKeysAtTheirDefaultsDoNotWarn() {
+    var loaded =
+        ConfigLoader.parse(
+            """
+            {
+              "writableLayerType": "append",
+              "rootfsQuota": "",
+              "runtimeType": "containerd",
+              "turboFsType": ["erofs", "ext4"]
+            }
+            """,
+            FILE);
+    assertThat(loaded.warnings()).isEmpty();
+    assertThat(loaded.config()).isEqualTo(SnapshotterConfig.defaults());
+  }
+
+  @Test
   void aBadValueNamesTheKeyInOneLine() {
     for (var c :
         List.of(
