@@ -121,7 +121,7 @@ final class BlockLayers {
    * @throws InvalidArgumentException when the trace path is not an existing regular file inside the
    *     record-trace directory (see {@link TraceDirectory})
    */
-  void applyPrefetchLabels(String parentKey, Map<String, String> labels) {
+  void applyPrefetchLabels(String parentKey, PrepareLabels labels) {
     Optional<SnapshotRecord> top =
         store.read(
             view ->
@@ -131,7 +131,8 @@ final class BlockLayers {
       return;
     }
     boolean acceleration = "yes".equals(top.get().labels().get(Labels.ACCELERATION_LAYER));
-    String requested = traces.fileFor(labels); // checked also where unused: one answer everywhere
+    // checked also where unused: one answer everywhere
+    String requested = labels.recordTracePath().map(p -> traces.resolve(p).toString()).orElse("");
     String trace = acceleration ? "" : requested;
     long id = top.get().id();
     String recordTrace = trace;
@@ -258,6 +259,11 @@ final class BlockLayers {
    */
   BlobFsType fsType(Map<String, String> labels) {
     return BlobFsType.of(labels, defaultFsType);
+  }
+
+  /** The filesystem {@code declared}, or the configured default when none is. */
+  BlobFsType fsType(Optional<BlobFsType> declared) {
+    return declared.orElseGet(() -> BlobFsType.defaults(defaultFsType));
   }
 
   /**

@@ -12,7 +12,6 @@ import dev.obd.snapshotter.errdefs.NotFoundException;
 import dev.obd.snapshotter.filters.Filter;
 import dev.obd.snapshotter.filters.FilterSyntaxException;
 import dev.obd.snapshotter.fs.DiskUsage;
-import dev.obd.snapshotter.overlaybd.BlobFsType;
 import dev.obd.snapshotter.overlaybd.BlockFiles;
 import dev.obd.snapshotter.overlaybd.DefiningLabels;
 import dev.obd.snapshotter.overlaybd.Labels;
@@ -179,17 +178,12 @@ public final class OverlaySnapshotter implements Snapshotter {
 
   private List<Mount> create(Kind kind, String key, String parent, Map<String, String> labels) {
     requireName("key", key);
-    Map<String, String> stored = storedLabels(labels);
-    boolean extraction = LayerExtraction.recognises(kind, key, stored);
-    boolean accelerationLayer = extraction && "yes".equals(stored.get(Labels.ACCELERATION_LAYER));
-    if (kind == Kind.ACTIVE && !accelerationLayer) {
-      Optional<RemoteLayer> remote = RemoteLayer.from(labels);
-      if (remote.isPresent()) {
-        commitRemoteLayer(key, parent, stored, remote.get());
-      }
+    PrepareLabels prepared = PrepareLabels.parse(kind, key, labels);
+    if (prepared.remote().isPresent()) {
+      commitRemoteLayer(key, parent, prepared.stored(), prepared.remote().get());
     }
-    if (!extraction && !parent.isEmpty()) {
-      blocks.applyPrefetchLabels(parent, stored);
+    if (!prepared.purpose().unpacksLayer() && !parent.isEmpty()) {
+      blocks.applyPrefetchLabels(parent, prepared);
     }
     SnapshotRecord record =
         store.write(
@@ -199,17 +193,18 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
               Optional<SnapshotRecord> parentRecord =
                   parent.isEmpty() ? Optional.empty() : tx.get(parent);
-              RwMode mode = writable.modeOf(kind, key, parentRecord, stored);
+              RwMode mode = writable.modeOf(prepared, parentRecord);
               Path temp = dirs.createTemp(kind);
               try {
                 SnapshotRecord created =
-                    tx.create(kind, key, parent, WritableDevices.labelsFor(mode, stored));
+                    tx.create(
+                        kind, key, parent, WritableDevices.labelsFor(mode, prepared.stored()));
                 List<Long> ancestors = tx.ancestorIds(created);
                 if (!ancestors.isEmpty()) {
                   dirs.copyOwner(layout.fs(ancestors.get(0)), temp.resolve("fs"));
                 }
                 if (mode != RwMode.OVERLAYFS) {
-                  writable.createFiles(temp, created, parentRecord);
+                  writable.createFiles(temp, created, parentRecord, prepared);
                   created = tx.setStorage(key, StorageType.LOCAL_BLOCK, "");
                 }
                 Path dir = layout.dir(created.id());
@@ -336,7 +331,7 @@ public final class OverlaySnapshotter implements Snapshotter {
   @Override
   public void commit(String name, String key, Map<String, String> labels, String parent) {
     requireName("name", name);
-    Map<String, String> stored = storedLabels(labels);
+    Map<String, String> stored = PrepareLabels.storable(labels);
     SnapshotRecord active = store.read(view -> view.require(key));
     long id = active.id();
     if (WritableDevices.modeOf(active) != RwMode.OVERLAYFS) {
@@ -482,7 +477,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               }
             }
           }
-          Map<String, String> stored = storedLabels(labels);
+          Map<String, String> stored = PrepareLabels.storable(labels);
           if (record.storageType().isBlock()) {
             DefiningLabels.requireUnchanged(info.name(), record.labels(), stored);
           }
@@ -623,18 +618,5 @@ public final class OverlaySnapshotter implements Snapshotter {
     if (value.isEmpty()) {
       throw new InvalidArgumentException(what + " must not be empty");
     }
-  }
-
-  /**
-   * Labels as containerd's store keeps them: validated (containerd's limits, ours on their total,
-   * and the values the OverlayBD side reads), and without empty values (an empty value means "no
-   * such label").
-   */
-  private static Map<String, String> storedLabels(Map<String, String> labels) {
-    LabelRules.validate(labels);
-    BlobFsType.validate(labels);
-    Map<String, String> kept = new HashMap<>(labels);
-    kept.values().removeIf(String::isEmpty);
-    return kept;
   }
 }

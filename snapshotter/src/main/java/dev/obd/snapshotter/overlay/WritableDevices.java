@@ -55,7 +55,6 @@ final class WritableDevices {
   static final Path DATA = Path.of("writable_data");
   static final Path INDEX = Path.of("writable_index");
   static final Path SEALED = Path.of("overlaybd.sealed");
-  static final int DEFAULT_VSIZE_GB = 64;
   private static final Duration MKFS_DEADLINE = Duration.ofSeconds(120);
 
   private final SnapshotLayout layout;
@@ -85,15 +84,12 @@ final class WritableDevices {
    * for each layer and unpacks the layer into it). Views are always read-only (upstream would give
    * a view its own writable device, which nobody can write).
    */
-  RwMode modeOf(
-      Kind kind, String key, Optional<SnapshotRecord> parent, Map<String, String> labels) {
-    if (kind != Kind.ACTIVE
-        || LayerExtraction.recognises(kind, key, labels)
+  RwMode modeOf(PrepareLabels labels, Optional<SnapshotRecord> parent) {
+    if (labels.purpose() != PrepareLabels.Purpose.CONTAINER
         || (parent.isPresent() && !parent.get().storageType().isBlock())) {
       return RwMode.OVERLAYFS;
     }
-    String label = labels.get(Labels.WRITABLE);
-    return label == null ? defaultMode : parse(label);
+    return labels.writable().orElse(defaultMode);
   }
 
   /** The writable mode recorded for {@code r}, overlayfs for every other snapshot. */
@@ -101,15 +97,7 @@ final class WritableDevices {
     if (r.kind() != Kind.ACTIVE || r.storageType() != StorageType.LOCAL_BLOCK) {
       return RwMode.OVERLAYFS;
     }
-    return parse(r.labels().getOrDefault(Labels.WRITABLE, ""));
-  }
-
-  private static RwMode parse(String label) {
-    return switch (label) {
-      case "dir" -> RwMode.DIR;
-      case "dev" -> RwMode.DEV;
-      default -> RwMode.OVERLAYFS;
-    };
+    return PrepareLabels.writableMode(r.labels().getOrDefault(Labels.WRITABLE, ""));
   }
 
   /**
@@ -129,7 +117,8 @@ final class WritableDevices {
   /**
    * Creates, in the directory {@code temp} that becomes snapshot {@code r}'s, the block directory,
    * an empty writable layer and the device's config.v1.json: the parent image's lowers under this
-   * upper. Without a parent, a fresh disk of the {@code vsize} label's size (default 64 GB).
+   * upper. Without a parent, a fresh disk of the {@code vsize} label's size (default 64 GB), with
+   * the filesystem {@code labels} declare.
    *
    * <p>The writable layer's headers say the size of the disk, as {@code overlaybd-create} writes
    * them: the image's virtual size when the image's layers are on this machine (read from the
@@ -138,14 +127,15 @@ final class WritableDevices {
    * say 0 and the backstore records the size in both at the first attach, as overlaybd-tcmu does.
    * The config's {@code upper.vsize} stays as upstream writes it (0 with a parent).
    */
-  void createFiles(Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent) {
+  void createFiles(
+      Path temp, SnapshotRecord r, Optional<SnapshotRecord> parent, PrepareLabels labels) {
     try {
       if (parent.isEmpty()) {
-        blocks.fsType(r.labels()).requireFormattable();
+        blocks.fsType(labels.fsType()).requireFormattable();
       }
       BlockLayers.createBlockDirs(temp);
       long id = r.id();
-      int vsizeGb = parent.isPresent() ? 0 : vsizeGb(r.labels());
+      int vsizeGb = parent.isPresent() ? 0 : labels.vsizeGb();
       Path block = temp.resolve("block");
       ImageConfig base =
           parent.isPresent()
@@ -200,15 +190,6 @@ final class WritableDevices {
       }
     }
     return 0;
-  }
-
-  private static int vsizeGb(Map<String, String> labels) {
-    try {
-      int gb = Integer.parseInt(labels.getOrDefault(Labels.VSIZE, ""));
-      return gb > 0 && gb <= 1 << 20 ? gb : DEFAULT_VSIZE_GB;
-    } catch (NumberFormatException e) {
-      return DEFAULT_VSIZE_GB; // as upstream: an unparseable size means the default
-    }
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -101,20 +102,18 @@ public record BlobFsType(String type, List<String> mountOptions) {
    * @throws InvalidArgumentException naming the label when its value is not allowed
    */
   public static BlobFsType of(Map<String, String> labels, String defaultFsType) {
-    String value = labels.get(Labels.BLOB_FS_TYPE);
-    return value == null || value.isEmpty() ? defaults(defaultFsType) : parse(value);
+    return declared(labels).orElseGet(() -> defaults(defaultFsType));
   }
 
   /**
-   * Checks the {@link Labels#BLOB_FS_TYPE} label of labels about to be stored, if there is one.
+   * The filesystem the {@link Labels#BLOB_FS_TYPE} label of {@code labels} declares, checked; empty
+   * when there is no such label or it is empty.
    *
    * @throws InvalidArgumentException naming the label when its value is not allowed
    */
-  public static void validate(Map<String, String> labels) {
+  public static Optional<BlobFsType> declared(Map<String, String> labels) {
     String value = labels.get(Labels.BLOB_FS_TYPE);
-    if (value != null && !value.isEmpty()) {
-      parse(value);
-    }
+    return value == null || value.isEmpty() ? Optional.empty() : Optional.of(parse(value));
   }
 
   /**

@@ -9,7 +9,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Map;
 
 /**
  * The one directory that record-trace files may be in ({@code recordTraceDir}). The {@link
@@ -45,22 +44,6 @@ public final class TraceDirectory {
 
   public Path path() {
     return configured;
-  }
-
-  /**
-   * The trace file a container's labels ask for: empty when they ask for no trace ({@code
-   * record-trace} is not {@code yes} or no path is given), else the real path of the file they
-   * name.
-   *
-   * @throws InvalidArgumentException naming the label when the file is not an existing regular file
-   *     inside this directory
-   */
-  public String fileFor(Map<String, String> labels) {
-    if (!"yes".equals(labels.get(Labels.RECORD_TRACE))) {
-      return "";
-    }
-    String value = labels.getOrDefault(Labels.RECORD_TRACE_PATH, "");
-    return value.isEmpty() ? "" : resolve(value).toString();
   }
 
   /**

@@ -84,10 +84,10 @@ class BlobFsTypeTest {
   }
 
   @Test
-  void validateChecksOnlyAPresentLabel() {
-    BlobFsType.validate(Map.of("other", "ext4;exec"));
-    BlobFsType.validate(Map.of(Labels.BLOB_FS_TYPE, ""));
-    assertThatThrownBy(() -> BlobFsType.validate(Map.of(Labels.BLOB_FS_TYPE, "ext4;exec")))
+  void declaredChecksOnlyAPresentLabel() {
+    assertThat(BlobFsType.declared(Map.of("other", "ext4;exec"))).isEmpty();
+    assertThat(BlobFsType.declared(Map.of(Labels.BLOB_FS_TYPE, ""))).isEmpty();
+    assertThatThrownBy(() -> BlobFsType.declared(Map.of(Labels.BLOB_FS_TYPE, "ext4;exec")))
         .isInstanceOf(InvalidArgumentException.class)
         .hasMessageContaining("\"exec\" is not allowed for ext4");
   }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -95,21 +94,5 @@ class TraceDirectoryTest {
     assertRefused(dir.resolve("absent").toString(), "does not exist");
     Files.createDirectory(dir.resolve("sub"));
     assertRefused(dir.resolve("sub").toString(), "is not a regular file");
-  }
-
-  @Test
-  void onlyRecordTraceYesWithAPathAsksForAFile() throws IOException {
-    Path trace = Files.createFile(dir.resolve("t"));
-    assertThat(traces.fileFor(Map.of(Labels.RECORD_TRACE_PATH, "/etc/shadow"))).isEmpty();
-    assertThat(traces.fileFor(Map.of(Labels.RECORD_TRACE, "yes"))).isEmpty();
-    assertThat(
-            traces.fileFor(
-                Map.of(Labels.RECORD_TRACE, "yes", Labels.RECORD_TRACE_PATH, trace.toString())))
-        .isEqualTo(trace.toRealPath().toString());
-    assertThatThrownBy(
-            () ->
-                traces.fileFor(
-                    Map.of(Labels.RECORD_TRACE, "yes", Labels.RECORD_TRACE_PATH, "/etc/shadow")))
-        .isInstanceOf(InvalidArgumentException.class);
   }
 }

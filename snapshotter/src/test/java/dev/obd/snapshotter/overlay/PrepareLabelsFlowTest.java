@@ -1,0 +1,142 @@
+package dev.obd.snapshotter.overlay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
+import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
+import dev.obd.snapshotter.device.AttachException;
+import dev.obd.snapshotter.device.AttachedDevice;
+import dev.obd.snapshotter.device.DeviceAttacher;
+import dev.obd.snapshotter.errdefs.AlreadyExistsException;
+import dev.obd.snapshotter.errdefs.InvalidArgumentException;
+import dev.obd.snapshotter.errdefs.NotFoundException;
+import dev.obd.snapshotter.overlaybd.Labels;
+import dev.obd.snapshotter.snapshots.Kind;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a Prepare does with the labels it was given, on calls that need no device: which snapshot is
+ * recorded with which labels, and what a remote layer's config.v1.json says.
+ */
+class PrepareLabelsFlowTest {
+  private static final String CHAIN =
+      "sha256:8776e2f7e7f9f9d0f6c4d4c1a6f0f5e9a3b0e3f3c2d1e0f9a8b7c6d5e4f3a201";
+  private static final String DIGEST =
+      "sha256:022231c3f1af70e0cc42f0c3781eabf174cff608210585bf93fc83e16d33672d";
+
+  @TempDir Path root;
+  private OverlaySnapshotter snapshotter;
+
+  /** An attacher that has nothing attached and attaches nothing. */
+  private static final class NoDevices implements DeviceAttacher {
+    @Override
+    public String name() {
+      return "none";
+    }
+
+    @Override
+    public String attach(long id, Path config, Duration deadline) throws AttachException {
+      throw new AttachException("no devices in this test");
+    }
+
+    @Override
+    public void detach(long id, Path config, Duration deadline) {}
+
+    @Override
+    public Map<Long, AttachedDevice> attached(Duration deadline) {
+      return Map.of();
+    }
+  }
+
+  @BeforeEach
+  void open() throws Exception {
+    snapshotter =
+        OverlaySnapshotter.open(
+            root.resolve("root"),
+            false,
+            List.of(),
+            new OverlaySnapshotter.BlockSupport(
+                dir -> new NoDevices(),
+                "ext4",
+                root.resolve("traces"),
+                List.of(new MirrorRegistry("127.0.0.1:5000", true)),
+                false,
+                RwMode.OVERLAYFS));
+  }
+
+  @AfterEach
+  void close() {
+    snapshotter.close();
+  }
+
+  private static Map<String, String> remoteLabels() {
+    Map<String, String> l = new HashMap<>();
+    l.put(Labels.SNAPSHOT_REF, CHAIN);
+    l.put(Labels.BLOB_DIGEST, DIGEST);
+    l.put(Labels.BLOB_SIZE, "642560");
+    l.put(Labels.CRI_IMAGE_REF, "127.0.0.1:5000/hello:amd64-converted");
+    return l;
+  }
+
+  @Test
+  void aRemoteLayerIsCommittedUnderItsChainIdWithItsBlobInItsConfig() throws Exception {
+    Map<String, String> labels = remoteLabels();
+    labels.put("containerd.io/gc.root", "");
+    assertThatThrownBy(() -> snapshotter.prepare("default/1/extract-1 " + CHAIN, "", labels))
+        .isInstanceOf(AlreadyExistsException.class)
+        .hasMessageContaining(CHAIN);
+    Map<String, String> expected = new HashMap<>(remoteLabels());
+    expected.put(Labels.REMOTE, Labels.REMOTE_VALUE);
+    assertThat(snapshotter.stat(CHAIN).kind()).isEqualTo(Kind.COMMITTED);
+    assertThat(snapshotter.stat(CHAIN).labels()).isEqualTo(expected);
+    try (var files = Files.list(root.resolve("root/snapshots"))) {
+      Path config = files.findFirst().orElseThrow().resolve("block/config.v1.json");
+      assertThat(config)
+          .content()
+          .contains("\"repoBlobUrl\":\"http://127.0.0.1:5000/v2/hello/blobs\"")
+          .contains(DIGEST)
+          .contains("642560");
+    }
+  }
+
+  @Test
+  void aViewIsNoRemoteLayerWhateverItsLabelsSay() {
+    Map<String, String> labels = remoteLabels();
+    labels.put(Labels.BLOB_DIGEST, "not a digest");
+    snapshotter.view("v", "", labels);
+    assertThat(snapshotter.stat("v").kind()).isEqualTo(Kind.VIEW);
+    assertThat(snapshotter.stat("v").labels()).isEqualTo(labels);
+  }
+
+  @Test
+  void aContainerOnAnOrdinaryLayerStaysOnOverlayfsAndLosesTheWritableLabel() {
+    snapshotter.prepare("default/1/extract-1 " + CHAIN, "", Map.of());
+    snapshotter.commit(CHAIN, "default/1/extract-1 " + CHAIN, Map.of(), "");
+    snapshotter.prepare("c", CHAIN, Map.of(Labels.WRITABLE, "dir", "app", "x"));
+    assertThat(snapshotter.stat("c").labels()).isEqualTo(Map.of("app", "x"));
+  }
+
+  @Test
+  void badLabelsAreRefusedBeforeAnythingIsRecorded() {
+    Map<String, String> badSize = remoteLabels();
+    badSize.put(Labels.BLOB_SIZE, "big");
+    assertThatThrownBy(() -> snapshotter.prepare("default/1/extract-1 " + CHAIN, "", badSize))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessageContaining(Labels.BLOB_SIZE);
+    assertThatThrownBy(() -> snapshotter.prepare("c", "", Map.of(Labels.BLOB_FS_TYPE, "ext4;suid")))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessageContaining(Labels.BLOB_FS_TYPE);
+    assertThatThrownBy(() -> snapshotter.stat(CHAIN)).isInstanceOf(NotFoundException.class);
+    assertThatThrownBy(() -> snapshotter.stat("c")).isInstanceOf(NotFoundException.class);
+  }
+}
