@@ -279,9 +279,4 @@ final class DeviceLifetime {
       LOG.log(Level.WARNING, "could not remove " + layout.backstoreMark(id), e);
     }
   }
-
-  /** How many device locks exist now: for tests that check none is left behind. */
-  int lockCount() {
-    return locks.size();
-  }
 }

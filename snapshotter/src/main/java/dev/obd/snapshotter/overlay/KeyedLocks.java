@@ -80,11 +80,4 @@ final class KeyedLocks {
       }
     }
   }
-
-  /** How many locks exist now (held or waited for): for tests. */
-  int size() {
-    synchronized (locks) {
-      return locks.size();
-    }
-  }
 }

@@ -42,10 +42,6 @@ public final class TraceDirectory {
     return new TraceDirectory(dir, dir.toRealPath());
   }
 
-  public Path path() {
-    return configured;
-  }
-
   /**
    * The real path of the trace file {@code value} names.
    *

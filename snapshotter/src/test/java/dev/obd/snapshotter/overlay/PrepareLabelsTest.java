@@ -131,8 +131,9 @@ class PrepareLabelsTest {
 
   @Test
   void onlyRecordTraceYesWithAPathAsksForAFile(@TempDir Path base) throws IOException {
-    TraceDirectory traces = TraceDirectory.open(base.resolve("root/record-trace"));
-    Path trace = Files.createFile(traces.path().resolve("t"));
+    Path dir = base.resolve("root/record-trace");
+    TraceDirectory traces = TraceDirectory.open(dir);
+    Path trace = Files.createFile(dir.resolve("t"));
     assertThat(container(Map.of(Labels.RECORD_TRACE_PATH, "/etc/shadow")).recordTracePath())
         .isEmpty();
     assertThat(container(Map.of(Labels.RECORD_TRACE, "yes")).recordTracePath()).isEmpty();
