@@ -177,51 +177,45 @@ public final class ConfigLoader {
    */
   private static List<String> unimplemented(
       SnapshotterConfig config, SnapshotterConfig defaults, Path file) {
+    record Key(String name, Object value, Object defaultValue, String effect) {}
+    List<Key> keys =
+        List.of(
+            new Key(
+                "writableLayerType",
+                config.writableLayerType(),
+                defaults.writableLayerType(),
+                "writable layers are always append-only (upstream creates sparse ones)"),
+            new Key(
+                "rootfsQuota",
+                config.rootfsQuota(),
+                defaults.rootfsQuota(),
+                "no project quota is set on containers' root filesystems"),
+            new Key(
+                "runtimeType",
+                config.runtimeType(),
+                defaults.runtimeType(),
+                "Docker's -init layers get no special handling"),
+            new Key(
+                "turboFsType",
+                config.turboFsType(),
+                defaults.turboFsType(),
+                "TurboOCI images are not supported, so no TurboOCI filesystem metadata is chosen"));
     List<String> warnings = new ArrayList<>();
-    if (!config.writableLayerType().equals(defaults.writableLayerType())) {
-      warnings.add(
-          noEffect(
-              file,
-              "writableLayerType",
-              "\"" + config.writableLayerType() + "\"",
-              "writable layers are always append-only (upstream creates sparse ones)"));
-    }
-    if (!config.rootfsQuota().equals(defaults.rootfsQuota())) {
-      warnings.add(
-          noEffect(
-              file,
-              "rootfsQuota",
-              "\"" + config.rootfsQuota() + "\"",
-              "no project quota is set on containers' root filesystems"));
-    }
-    if (!config.runtimeType().equals(defaults.runtimeType())) {
-      warnings.add(
-          noEffect(
-              file,
-              "runtimeType",
-              "\"" + config.runtimeType() + "\"",
-              "Docker's -init layers get no special handling"));
-    }
-    if (!config.turboFsType().equals(defaults.turboFsType())) {
-      warnings.add(
-          noEffect(
-              file,
-              "turboFsType",
-              config.turboFsType().toString(),
-              "TurboOCI images are not supported, so no TurboOCI filesystem metadata is chosen"));
+    for (Key k : keys) {
+      if (!k.value().equals(k.defaultValue())) {
+        String shown = k.value() instanceof String s ? "\"" + s + "\"" : k.value().toString();
+        warnings.add(
+            "config "
+                + file
+                + ": key \""
+                + k.name()
+                + "\" is "
+                + shown
+                + ", which has no effect in this snapshotter: "
+                + k.effect());
+      }
     }
     return warnings;
-  }
-
-  private static String noEffect(Path file, String key, String value, String why) {
-    return "config "
-        + file
-        + ": key \""
-        + key
-        + "\" is "
-        + value
-        + ", which has no effect in this snapshotter: "
-        + why;
   }
 
   /** Checks a socket path given on the command line the same way as one from the file. */

@@ -30,4 +30,30 @@ public interface DeviceAttacher {
    * included (for reconciliation).
    */
   Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException;
+
+  /**
+   * The attacher of a snapshotter that uses no OverlayBD layers (a scratch snapshotter, a test):
+   * nothing is attached, and an attach fails with {@code why}.
+   */
+  static DeviceAttacher none(String why) {
+    return new DeviceAttacher() {
+      @Override
+      public String name() {
+        return "none";
+      }
+
+      @Override
+      public String attach(long id, Path config, Duration deadline) throws AttachException {
+        throw new AttachException(why);
+      }
+
+      @Override
+      public void detach(long id, Path config, Duration deadline) {}
+
+      @Override
+      public Map<Long, AttachedDevice> attached(Duration deadline) {
+        return Map.of();
+      }
+    };
+  }
 }

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
-import dev.obd.snapshotter.device.AttachException;
-import dev.obd.snapshotter.device.AttachedDevice;
 import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.errdefs.AlreadyExistsException;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
@@ -15,7 +13,6 @@ import dev.obd.snapshotter.overlaybd.Labels;
 import dev.obd.snapshotter.snapshots.Kind;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,34 +26,10 @@ import org.junit.jupiter.api.io.TempDir;
  * recorded with which labels, and what a remote layer's config.v1.json says.
  */
 class PrepareLabelsFlowTest {
-  private static final String CHAIN =
-      "sha256:8776e2f7e7f9f9d0f6c4d4c1a6f0f5e9a3b0e3f3c2d1e0f9a8b7c6d5e4f3a201";
-  private static final String DIGEST =
-      "sha256:022231c3f1af70e0cc42f0c3781eabf174cff608210585bf93fc83e16d33672d";
+  private static final String CHAIN = PrepareLabelsTest.CHAIN;
 
   @TempDir Path root;
   private OverlaySnapshotter snapshotter;
-
-  /** An attacher that has nothing attached and attaches nothing. */
-  private static final class NoDevices implements DeviceAttacher {
-    @Override
-    public String name() {
-      return "none";
-    }
-
-    @Override
-    public String attach(long id, Path config, Duration deadline) throws AttachException {
-      throw new AttachException("no devices in this test");
-    }
-
-    @Override
-    public void detach(long id, Path config, Duration deadline) {}
-
-    @Override
-    public Map<Long, AttachedDevice> attached(Duration deadline) {
-      return Map.of();
-    }
-  }
 
   @BeforeEach
   void open() throws Exception {
@@ -66,7 +39,7 @@ class PrepareLabelsFlowTest {
             false,
             List.of(),
             new OverlaySnapshotter.BlockSupport(
-                dir -> new NoDevices(),
+                dir -> DeviceAttacher.none("no devices in this test"),
                 "ext4",
                 root.resolve("traces"),
                 List.of(new MirrorRegistry("127.0.0.1:5000", true)),
@@ -79,23 +52,14 @@ class PrepareLabelsFlowTest {
     snapshotter.close();
   }
 
-  private static Map<String, String> remoteLabels() {
-    Map<String, String> l = new HashMap<>();
-    l.put(Labels.SNAPSHOT_REF, CHAIN);
-    l.put(Labels.BLOB_DIGEST, DIGEST);
-    l.put(Labels.BLOB_SIZE, "642560");
-    l.put(Labels.CRI_IMAGE_REF, "127.0.0.1:5000/hello:amd64-converted");
-    return l;
-  }
-
   @Test
   void aRemoteLayerIsCommittedUnderItsChainIdWithItsBlobInItsConfig() throws Exception {
-    Map<String, String> labels = remoteLabels();
+    Map<String, String> labels = PrepareLabelsTest.remoteLabels();
     labels.put("containerd.io/gc.root", "");
     assertThatThrownBy(() -> snapshotter.prepare("default/1/extract-1 " + CHAIN, "", labels))
         .isInstanceOf(AlreadyExistsException.class)
         .hasMessageContaining(CHAIN);
-    Map<String, String> expected = new HashMap<>(remoteLabels());
+    Map<String, String> expected = new HashMap<>(PrepareLabelsTest.remoteLabels());
     expected.put(Labels.REMOTE, Labels.REMOTE_VALUE);
     assertThat(snapshotter.stat(CHAIN).kind()).isEqualTo(Kind.COMMITTED);
     assertThat(snapshotter.stat(CHAIN).labels()).isEqualTo(expected);
@@ -104,14 +68,14 @@ class PrepareLabelsFlowTest {
       assertThat(config)
           .content()
           .contains("\"repoBlobUrl\":\"http://127.0.0.1:5000/v2/hello/blobs\"")
-          .contains(DIGEST)
+          .contains(PrepareLabelsTest.DIGEST)
           .contains("642560");
     }
   }
 
   @Test
   void aViewIsNoRemoteLayerWhateverItsLabelsSay() {
-    Map<String, String> labels = remoteLabels();
+    Map<String, String> labels = PrepareLabelsTest.remoteLabels();
     labels.put(Labels.BLOB_DIGEST, "not a digest");
     snapshotter.view("v", "", labels);
     assertThat(snapshotter.stat("v").kind()).isEqualTo(Kind.VIEW);
@@ -128,7 +92,7 @@ class PrepareLabelsFlowTest {
 
   @Test
   void badLabelsAreRefusedBeforeAnythingIsRecorded() {
-    Map<String, String> badSize = remoteLabels();
+    Map<String, String> badSize = PrepareLabelsTest.remoteLabels();
     badSize.put(Labels.BLOB_SIZE, "big");
     assertThatThrownBy(() -> snapshotter.prepare("default/1/extract-1 " + CHAIN, "", badSize))
         .isInstanceOf(InvalidArgumentException.class)

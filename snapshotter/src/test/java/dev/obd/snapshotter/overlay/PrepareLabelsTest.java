@@ -21,16 +21,17 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class PrepareLabelsTest {
-  private static final String CHAIN =
+  static final String CHAIN =
       "sha256:8776e2f7e7f9f9d0f6c4d4c1a6f0f5e9a3b0e3f3c2d1e0f9a8b7c6d5e4f3a201";
-  private static final String DIGEST =
+  static final String DIGEST =
       "sha256:022231c3f1af70e0cc42f0c3781eabf174cff608210585bf93fc83e16d33672d";
 
   private static PrepareLabels container(Map<String, String> labels) {
     return PrepareLabels.parse(Kind.ACTIVE, "default/7/rootfs", labels);
   }
 
-  private static Map<String, String> remoteLabels() {
+  /** The labels CRI sends with the Prepare of a converted layer in the registry. */
+  static Map<String, String> remoteLabels() {
     Map<String, String> l = new HashMap<>();
     l.put(Labels.SNAPSHOT_REF, CHAIN);
     l.put(Labels.BLOB_DIGEST, DIGEST);
