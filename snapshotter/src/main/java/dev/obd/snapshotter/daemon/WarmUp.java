@@ -1,9 +1,8 @@
 package dev.obd.snapshotter.daemon;
 
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
-import dev.obd.snapshotter.device.AttachException;
-import dev.obd.snapshotter.device.AttachedDevice;
 import dev.obd.snapshotter.device.DeviceAttacher;
+import dev.obd.snapshotter.device.NoDevices;
 import dev.obd.snapshotter.fs.Trees;
 import dev.obd.snapshotter.overlay.OverlaySnapshotter;
 import dev.obd.snapshotter.snapshots.Snapshotter;
@@ -15,9 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -157,24 +154,5 @@ final class WarmUp {
   }
 
   /** The scratch snapshotter's attacher: the warm-up uses no OverlayBD layers. */
-  private static final DeviceAttacher NO_DEVICES =
-      new DeviceAttacher() {
-        @Override
-        public String name() {
-          return "none";
-        }
-
-        @Override
-        public String attach(long id, Path config, Duration deadline) throws AttachException {
-          throw new AttachException("the warm-up attaches no devices");
-        }
-
-        @Override
-        public void detach(long id, Path config, Duration deadline) {}
-
-        @Override
-        public Map<Long, AttachedDevice> attached(Duration deadline) {
-          return Map.of();
-        }
-      };
+  private static final DeviceAttacher NO_DEVICES = new NoDevices("the warm-up attaches no devices");
 }
