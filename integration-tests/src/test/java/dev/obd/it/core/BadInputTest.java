@@ -13,6 +13,7 @@ import dev.obd.proto.containerd.snapshots.v1.ListSnapshotsResponse;
 import dev.obd.proto.containerd.snapshots.v1.PrepareSnapshotResponse;
 import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc;
 import dev.obd.testsupport.Requirements;
+import dev.obd.testsupport.grpc.RawBytes;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;
@@ -21,10 +22,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.ProtoUtils;
 import io.grpc.stub.ClientCalls;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -175,8 +174,7 @@ class BadInputTest {
     req.writeBytes(entry.toByteArray());
     MethodDescriptor<byte[], PrepareSnapshotResponse> raw =
         SnapshotsGrpc.getPrepareMethod().toBuilder(
-                new BytesMarshaller(),
-                ProtoUtils.marshaller(PrepareSnapshotResponse.getDefaultInstance()))
+                new RawBytes(), ProtoUtils.marshaller(PrepareSnapshotResponse.getDefaultInstance()))
             .build();
     assertCode(
         Status.Code.INVALID_ARGUMENT,
@@ -317,22 +315,6 @@ class BadInputTest {
       return codes;
     } finally {
       pool.shutdownNow();
-    }
-  }
-
-  private static final class BytesMarshaller implements MethodDescriptor.Marshaller<byte[]> {
-    @Override
-    public InputStream stream(byte[] value) {
-      return new ByteArrayInputStream(value);
-    }
-
-    @Override
-    public byte[] parse(InputStream stream) {
-      try {
-        return stream.readAllBytes();
-      } catch (IOException e) {
-        throw new IllegalStateException(e);
-      }
     }
   }
 }

@@ -1,7 +1,6 @@
 package dev.obd.snapshotter.daemon;
 
 import dev.obd.snapshotter.errdefs.UnavailableException;
-import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.NettyServerBuilder;
@@ -89,11 +88,6 @@ public final class UnixSocketServer {
       throw e;
     }
     return s;
-  }
-
-  /** Convenience for tests: one service without interceptors. */
-  public static UnixSocketServer start(Path address, BindableService service) throws IOException {
-    return start(address, List.of(service.bindService()));
   }
 
   /**
