@@ -1,7 +1,11 @@
-package dev.obd.backstore.api;
+package dev.obd.backstore.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.obd.backstore.api.BackstoreApiException;
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.DaemonInfo;
+import dev.obd.backstore.api.DeviceInfo;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
