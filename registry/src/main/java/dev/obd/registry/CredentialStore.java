@@ -1,6 +1,7 @@
 package dev.obd.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.obd.configfile.BoundedJsonFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

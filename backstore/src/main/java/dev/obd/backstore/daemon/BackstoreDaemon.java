@@ -12,6 +12,8 @@ import dev.obd.backstore.config.BackstoreConfig;
 import dev.obd.backstore.control.ControlServer;
 import dev.obd.backstore.device.DataPlane;
 import dev.obd.backstore.device.DeviceManager;
+import dev.obd.daemonsupport.Signals;
+import dev.obd.daemonsupport.SystemdNotifier;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
 import java.nio.file.Files;

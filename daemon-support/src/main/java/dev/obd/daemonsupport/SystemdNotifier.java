@@ -1,4 +1,4 @@
-package dev.obd.backstore.daemon;
+package dev.obd.daemonsupport;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,8 +14,7 @@ import jnr.unixsocket.UnixSocketAddress;
  * name in the abstract namespace. The JDK cannot send unix datagrams, hence jnr-unixsocket. Without
  * {@code NOTIFY_SOCKET} (not started by systemd) every call does nothing.
  *
- * <p>Both daemons use this one: obd-snapshotter depends on this module already (for the backstore's
- * API), never the other way round. Thread-safe.
+ * <p>Both daemons use this one. Thread-safe.
  */
 public final class SystemdNotifier {
   private static final Logger LOG = Logger.getLogger(SystemdNotifier.class.getName());

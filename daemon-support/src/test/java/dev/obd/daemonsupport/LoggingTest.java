@@ -1,4 +1,4 @@
-package dev.obd.snapshotter.daemon;
+package dev.obd.daemonsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.obd.backstore.daemon;
+package dev.obd.daemonsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,9 +1,11 @@
-package dev.obd.snapshotter.daemon;
+package dev.obd.daemonsupport;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Instant;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
@@ -14,7 +16,8 @@ import java.util.logging.Logger;
 
 /**
  * Sends all logging to stderr (the journal under systemd), one line per event: time, level,
- * message, then the cause chain of an attached exception. Levels take upstream's logrus names.
+ * message, then the cause chain of an attached exception. Levels take upstream's logrus names; both
+ * daemons accept the same ones and refuse any other ({@link #checkLevel}).
  */
 public final class Logging {
   private static final Map<String, Level> LEVELS =
@@ -28,6 +31,9 @@ public final class Logging {
           "fatal", Level.SEVERE,
           "panic", Level.SEVERE);
 
+  /** The level names {@link #configure} takes, lower case. */
+  public static final Set<String> LEVEL_NAMES = LEVELS.keySet();
+
   /** Strong references: JUL forgets the level of a logger nobody references. */
   private static final Logger[] LIBRARY_LOGGERS = {
     Logger.getLogger("io.grpc"), Logger.getLogger("io.netty")
@@ -35,9 +41,36 @@ public final class Logging {
 
   private Logging() {}
 
-  /** Configures the root logger; {@code reportCaller} adds the logging class to each line. */
+  /**
+   * {@code name} in lower case when it is a level name, in any case.
+   *
+   * @throws IllegalArgumentException saying which names there are
+   */
+  public static String checkLevel(String name) {
+    String v = String.valueOf(name).toLowerCase(Locale.ROOT);
+    if (!LEVELS.containsKey(v)) {
+      throw new IllegalArgumentException(
+          "must be one of "
+              + String.join(", ", LEVEL_NAMES.stream().sorted().toList())
+              + " (got \""
+              + name
+              + "\")");
+    }
+    return v;
+  }
+
+  /** As {@link #configure(String, boolean)}, without the logging class. */
+  public static void configure(String level) {
+    configure(level, false);
+  }
+
+  /**
+   * Configures the root logger; {@code reportCaller} adds the logging class to each line.
+   *
+   * @throws IllegalArgumentException when {@code level} is not one of {@link #LEVEL_NAMES}
+   */
   public static void configure(String level, boolean reportCaller) {
-    Level jul = LEVELS.getOrDefault(level, Level.INFO);
+    Level jul = LEVELS.get(checkLevel(level));
     LogManager.getLogManager().reset();
     Logger root = Logger.getLogger("");
     Handler handler = new ConsoleHandler(); // writes to System.err

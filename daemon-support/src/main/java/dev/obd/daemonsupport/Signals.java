@@ -1,11 +1,11 @@
-package dev.obd.snapshotter.daemon;
+package dev.obd.daemonsupport;
 
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 
 /**
- * Replaces the JVM's handling of SIGTERM and SIGINT (run shutdown hooks, exit 143/130) with a
- * callback, so that the daemon can stop gracefully and exit 0 as systemd expects.
+ * Replaces, in both daemons, the JVM's handling of SIGTERM and SIGINT (run shutdown hooks, exit
+ * 143/130) with a callback, so that the daemon can stop gracefully and exit 0 as systemd expects.
  *
  * <p>Uses {@code sun.misc.Signal} from the {@code jdk.unsupported} module, which every JDK exports.
  * It is reached reflectively only because javac's "internal proprietary API" warning cannot be
@@ -15,7 +15,7 @@ public final class Signals {
   private Signals() {}
 
   /** Calls {@code onSignal} (on a JVM signal thread; it must not block) for each signal. */
-  public static void handleTermination(Runnable onSignal) {
+  public static void onTermination(Runnable onSignal) {
     try {
       Class<?> signal = Class.forName("sun.misc.Signal");
       Class<?> handler = Class.forName("sun.misc.SignalHandler");
