@@ -1,7 +1,7 @@
 package dev.obd.registry;
 
+import dev.obd.image.oci.Digest;
 import java.net.URI;
-import java.util.regex.Pattern;
 
 /**
  * The address of one registry blob, {@code <repoBlobUrl>/<digest>}, with the parts credential
@@ -13,10 +13,8 @@ import java.util.regex.Pattern;
  * @param digest {@code sha256:<64 hex>}
  */
 public record BlobUrl(URI uri, String host, String repository, String digest) {
-  private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
-
   public BlobUrl {
-    if (!DIGEST.matcher(digest).matches()) {
+    if (!Digest.isValid(digest)) {
       throw new IllegalArgumentException("not a sha256 digest: " + digest);
     }
   }
@@ -43,7 +41,7 @@ public record BlobUrl(URI uri, String host, String repository, String digest) {
 
   /** The digest's hex part. */
   public String hex() {
-    return digest.substring("sha256:".length());
+    return Digest.parse(digest).hex();
   }
 
   /** For messages: {@code sha256:0123abcd… of host/repository}. */

@@ -2,6 +2,7 @@ package dev.obd.registry.cache;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.obd.image.oci.Digest;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -139,7 +140,7 @@ public final class RangeCache {
     try (Stream<Path> blobs = Files.list(dir)) {
       for (Path blobDir : (Iterable<Path>) blobs::iterator) {
         String hex = blobDir.getFileName().toString();
-        if (!Files.isDirectory(blobDir) || !hex.matches("[0-9a-f]{64}")) {
+        if (!Files.isDirectory(blobDir) || !Digest.isHex(hex)) {
           continue;
         }
         if (Files.exists(blobDir.resolve("verified"))) {
