@@ -496,9 +496,4 @@ public final class RegistryClient {
       throw new RegistryException("interrupted while waiting to retry", true, 0, e);
     }
   }
-
-  /** Exposed for tests and stats: the configured read deadline. */
-  public Duration readDeadline() {
-    return settings.readDeadline();
-  }
 }
