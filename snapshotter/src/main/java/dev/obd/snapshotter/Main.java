@@ -1,12 +1,12 @@
 package dev.obd.snapshotter;
 
-import dev.obd.backstore.daemon.SystemdNotifier;
+import dev.obd.daemonsupport.Logging;
+import dev.obd.daemonsupport.Signals;
+import dev.obd.daemonsupport.SystemdNotifier;
 import dev.obd.snapshotter.config.ConfigException;
 import dev.obd.snapshotter.config.ConfigLoader;
 import dev.obd.snapshotter.config.SnapshotterConfig;
 import dev.obd.snapshotter.daemon.Daemon;
-import dev.obd.snapshotter.daemon.Logging;
-import dev.obd.snapshotter.daemon.Signals;
 import java.io.PrintStream;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -160,7 +160,7 @@ public final class Main {
             + (loaded.source() == null ? "built-in defaults" : "config " + loaded.source()));
 
     CountDownLatch stopRequested = new CountDownLatch(1);
-    Signals.handleTermination(stopRequested::countDown);
+    Signals.onTermination(stopRequested::countDown);
 
     Daemon daemon;
     try {

@@ -17,13 +17,4 @@ public enum AttachMode {
   public String configName() {
     return configName;
   }
-
-  public static AttachMode fromConfigName(String name) {
-    for (AttachMode m : values()) {
-      if (m.configName.equals(name)) {
-        return m;
-      }
-    }
-    throw new IllegalArgumentException("unknown attach mode " + name);
-  }
 }

@@ -3,10 +3,11 @@ package dev.obd.backstore.cli;
 import dev.obd.backstore.config.BackstoreConfig;
 import dev.obd.backstore.config.BackstoreConfigException;
 import dev.obd.backstore.daemon.BackstoreDaemon;
-import dev.obd.backstore.daemon.Logging;
-import dev.obd.backstore.daemon.SystemdNotifier;
+import dev.obd.daemonsupport.Logging;
+import dev.obd.daemonsupport.SystemdNotifier;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,6 +24,8 @@ import picocli.CommandLine.Option;
       "socket (POST/GET /v1/devices, GET|DELETE /v1/devices/{id|device|config}, GET /v1/info)."
     })
 public final class BackstoreMain implements Callable<Integer> {
+  private static final Logger LOG = Logger.getLogger(BackstoreMain.class.getName());
+
   @Option(
       names = "--config",
       description =
@@ -30,7 +33,9 @@ public final class BackstoreMain implements Callable<Integer> {
       defaultValue = "/etc/obd/backstore.json")
   Path config;
 
-  @Option(names = "--log-level", description = "overrides logLevel: trace|debug|info|warn|error")
+  @Option(
+      names = "--log-level",
+      description = "overrides logLevel: trace|debug|info|warn|error (or warning, fatal, panic)")
   String logLevel;
 
   /** Exit code for a config file that cannot be used, as obd-snapshotter's. */
@@ -38,14 +43,21 @@ public final class BackstoreMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    BackstoreConfig cfg;
+    BackstoreConfig.Loaded loaded;
+    String level;
     try {
-      cfg = BackstoreConfig.read(config);
+      loaded = BackstoreConfig.load(config);
+      level = logLevel != null ? Logging.checkLevel(logLevel) : loaded.config().logLevel();
     } catch (BackstoreConfigException e) {
       System.err.println("obd-backstore: " + e.getMessage());
       return EXIT_CONFIG;
+    } catch (IllegalArgumentException e) {
+      System.err.println("obd-backstore: flag --log-level: " + e.getMessage());
+      return EXIT_CONFIG;
     }
-    Logging.configure(logLevel != null ? logLevel : cfg.logLevel());
+    BackstoreConfig cfg = loaded.config();
+    Logging.configure(level);
+    loaded.warnings().forEach(LOG::warning);
     BackstoreDaemon.run(cfg, SystemdNotifier.fromEnvironment());
     return 0;
   }

@@ -1,12 +1,13 @@
 package dev.obd.backstore.cli;
 
 import dev.obd.backstore.config.BackstoreConfig;
-import dev.obd.backstore.daemon.Logging;
-import dev.obd.backstore.daemon.Signals;
 import dev.obd.backstore.device.DataPlane;
+import dev.obd.daemonsupport.Logging;
+import dev.obd.daemonsupport.Signals;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -41,6 +42,8 @@ public final class NbdCommand implements Callable<Integer> {
         "(Ctrl-C stops). Try: nbdinfo 'nbd+unix:///?socket=SOCKET'"
       })
   public static final class Serve implements Callable<Integer> {
+    private static final Logger LOG = Logger.getLogger(Serve.class.getName());
+
     @Option(names = "--config", required = true, description = "the image's config.v1.json")
     Path config;
 
@@ -70,7 +73,8 @@ public final class NbdCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-      BackstoreConfig base = BackstoreConfig.read(backstoreConfig);
+      BackstoreConfig.Loaded loaded = BackstoreConfig.load(backstoreConfig);
+      BackstoreConfig base = loaded.config();
       BackstoreConfig cfg =
           new BackstoreConfig(
               base.socket(),
@@ -94,6 +98,7 @@ public final class NbdCommand implements Callable<Integer> {
               base.download(),
               base.prefetchConfig());
       Logging.configure(cfg.logLevel());
+      loaded.warnings().forEach(LOG::warning);
       CountDownLatch stop = new CountDownLatch(1);
       Signals.onTermination(stop::countDown);
       try (DataPlane plane = DataPlane.start(cfg);

@@ -4,22 +4,33 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonDeserializer;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.deser.DeserializationProblemHandler;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
-import dev.obd.registry.BoundedJsonFile;
+import dev.obd.configfile.BoundedJsonFile;
+import dev.obd.configfile.UnknownKeys;
+import dev.obd.daemonsupport.Logging;
 import dev.obd.registry.RegistrySettings;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The daemon's configuration file ({@code /etc/obd/backstore.json}), parsed and validated once at
  * start. Keys follow upstream's {@code overlaybd.json} where the meaning is the same ({@code
  * cacheConfig}, {@code credentialFilePath}, {@code p2pConfig}, {@code download}, {@code
- * prefetchConfig}); the rest are ours. Every key is optional; see {@link #describeKeys()}.
+ * prefetchConfig}); the rest are ours. Every key is optional; see {@link #describeKeys()}. As in
+ * obd-snapshotter, a key this daemon does not know is a warning (it may belong to a newer version)
+ * and a known key with a bad value, a log level among them, is an error naming the file.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record BackstoreConfig(
@@ -41,6 +52,16 @@ public record BackstoreConfig(
 
   public static final Path DEFAULT_PATH = Path.of("/etc/obd/backstore.json");
 
+  /** Our file nests four levels deep; docker's config.json, read with the same limits, five. */
+  private static final ObjectMapper JSON = BoundedJsonFile.mapper(BoundedJsonFile.MAX_DEPTH);
+
+  /** A configuration read from a file, and the warnings to log once logging is set up. */
+  public record Loaded(BackstoreConfig config, List<String> warnings) {
+    public Loaded {
+      warnings = List.copyOf(warnings);
+    }
+  }
+
   public BackstoreConfig {
     socket = or(socket, "/run/obd-backstore/backstore.sock");
     stateDir = or(stateDir, "/var/lib/obd-backstore");
@@ -48,7 +69,11 @@ public record BackstoreConfig(
     attachMode = or(attachMode, "auto");
     blockSize = blockSize == null ? 4096 : blockSize;
     ioThreads = ioThreads == null ? 32 : ioThreads;
-    logLevel = or(logLevel, "info");
+    try {
+      logLevel = Logging.checkLevel(or(logLevel, "info"));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("logLevel " + e.getMessage(), e);
+    }
     cacheConfig = cacheConfig == null ? new CacheConfig(null, null, null) : cacheConfig;
     credentialFilePath = or(credentialFilePath, "/opt/overlaybd/cred.json");
     dockerConfigPath = or(dockerConfigPath, "/root/.docker/config.json");
@@ -74,20 +99,26 @@ public record BackstoreConfig(
         null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
   }
 
+  /** As {@link #load}, without the warnings. */
+  public static BackstoreConfig read(Path file) throws BackstoreConfigException {
+    return load(file).config();
+  }
+
   /**
    * Reads {@code file}; a missing file at the default path means all defaults. Only a regular file
-   * of at most 1 MiB is read, JSON nested deeper than 64 levels is refused.
+   * of at most 1 MiB is read, JSON nested deeper than 64 levels is refused. Unknown keys are
+   * ignored, each with a warning naming its path.
    *
    * @throws BackstoreConfigException naming the file and the problem on one line
    */
-  public static BackstoreConfig read(Path file) throws BackstoreConfigException {
+  public static Loaded load(Path file) throws BackstoreConfigException {
     String where = "backstore config " + file;
     byte[] bytes;
     try {
       bytes = BoundedJsonFile.read(file);
     } catch (NoSuchFileException e) {
       if (file.equals(DEFAULT_PATH)) {
-        return defaults();
+        return new Loaded(defaults(), List.of());
       }
       throw new BackstoreConfigException(where + " does not exist", e);
     } catch (BoundedJsonFile.Problem e) {
@@ -97,7 +128,7 @@ public record BackstoreConfig(
     }
     try {
       // the whole tree first, so the nesting limit applies before any mapping error
-      JsonNode tree = BoundedJsonFile.STRICT.readTree(bytes);
+      JsonNode tree = JSON.readTree(bytes);
       if (tree == null || !tree.isObject()) {
         throw new BackstoreConfigException(
             where
@@ -105,7 +136,10 @@ public record BackstoreConfig(
                 + (tree == null || tree.isMissingNode() ? "an empty file" : tree.getNodeType()),
             null);
       }
-      return BoundedJsonFile.STRICT.treeToValue(tree, BackstoreConfig.class);
+      UnknownKeys unknown = new UnknownKeys(where);
+      BackstoreConfig config =
+          JSON.readerFor(BackstoreConfig.class).withHandler(warningAbout(unknown)).readValue(tree);
+      return new Loaded(config, unknown.warnings());
     } catch (BackstoreConfigException e) {
       throw e;
     } catch (ValueInstantiationException e) {
@@ -113,12 +147,12 @@ public record BackstoreConfig(
       throw new BackstoreConfigException(where + ": " + oneLine(c.getMessage()), e);
     } catch (StreamConstraintsException e) {
       throw new BackstoreConfigException(
-          where + ": " + BoundedJsonFile.describeWithoutContent(e), e);
+          where + ": " + BoundedJsonFile.describeWithoutContent(e, BoundedJsonFile.MAX_DEPTH), e);
     } catch (JsonParseException e) {
       throw new BackstoreConfigException(
           where
               + ": "
-              + BoundedJsonFile.describeWithoutContent(e)
+              + BoundedJsonFile.describeWithoutContent(e, BoundedJsonFile.MAX_DEPTH)
               + ": "
               + oneLine(e.getOriginalMessage()),
           e);
@@ -131,6 +165,49 @@ public record BackstoreConfig(
 
   private static String oneLine(String message) {
     return BoundedJsonFile.oneLine(message, 300);
+  }
+
+  /** Skips an unknown key's value and notes its path ({@code cacheConfig.cachedir}). */
+  private static DeserializationProblemHandler warningAbout(UnknownKeys unknown) {
+    return new DeserializationProblemHandler() {
+      @Override
+      public boolean handleUnknownProperty(
+          DeserializationContext context,
+          JsonParser p,
+          JsonDeserializer<?> deserializer,
+          Object beanOrClass,
+          String name)
+          throws IOException {
+        JsonStreamContext at = p.getParsingContext();
+        if (p.currentToken() != null && p.currentToken().isStructStart()) {
+          at = at.getParent(); // the value's own object or array: the key stands one above
+        }
+        unknown.add(BoundedJsonFile.oneLine(path(at, name), 200));
+        p.skipChildren();
+        return true;
+      }
+    };
+  }
+
+  /** {@code a.b[0].name}: where {@code name} stands in the document. */
+  private static String path(JsonStreamContext at, String name) {
+    List<String> parts = new ArrayList<>();
+    parts.add(name);
+    for (JsonStreamContext c = at.getParent(); c != null && !c.inRoot(); c = c.getParent()) {
+      if (c.inArray()) {
+        parts.add(0, "[" + c.getCurrentIndex() + "]");
+      } else if (c.getCurrentName() != null) {
+        parts.add(0, c.getCurrentName());
+      }
+    }
+    StringBuilder sb = new StringBuilder();
+    for (String part : parts) {
+      if (sb.length() > 0 && !part.startsWith("[")) {
+        sb.append('.');
+      }
+      sb.append(part);
+    }
+    return sb.toString();
   }
 
   /** The registry side of the settings. */
@@ -156,7 +233,7 @@ public record BackstoreConfig(
         "  attachMode          auto | nbd (kernel /dev/nbdN via netlink) | fuse (nbdfuse + loop) [auto]",
         "  blockSize           512 or 4096, the block size announced to NBD clients [4096]",
         "  ioThreads           disk requests served at once, all devices together [32]",
-        "  logLevel            trace | debug | info | warn | error [info]",
+        "  logLevel            trace | debug | info | warn | error (or warning, fatal, panic) [info]",
         "  cacheConfig         {cacheDir [/var/cache/obd-backstore], cacheSizeGB [4], refillSize [262144]}",
         "                      persistent cache of registry ranges, LRU-evicted beyond cacheSizeGB",
         "  credentialFilePath  upstream cred.json {\"auths\":{host[/repo]:{auth|username,password}}}",

@@ -1,7 +1,6 @@
 package dev.obd.backstore.daemon;
 
 import dev.obd.backstore.api.BackstoreApiException;
-import dev.obd.backstore.api.ControlServer;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.attach.AttachMode;
@@ -10,8 +9,11 @@ import dev.obd.backstore.attach.FuseLoopAttacher;
 import dev.obd.backstore.attach.HostCapabilities;
 import dev.obd.backstore.attach.KernelNbdAttacher;
 import dev.obd.backstore.config.BackstoreConfig;
+import dev.obd.backstore.control.ControlServer;
 import dev.obd.backstore.device.DataPlane;
 import dev.obd.backstore.device.DeviceManager;
+import dev.obd.daemonsupport.Signals;
+import dev.obd.daemonsupport.SystemdNotifier;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -15,7 +15,6 @@ import dev.obd.image.layer.LayerReader;
 import dev.obd.image.layer.LayerStack;
 import dev.obd.image.lsmt.WritableLayer;
 import dev.obd.image.tar.TarWrapper;
-import dev.obd.image.zfile.ZFileReader;
 import dev.obd.registry.RegistryClient;
 import dev.obd.registry.RemoteBlobSource;
 import dev.obd.registry.cache.RangeCache;
@@ -254,26 +253,28 @@ final class ImageOpener {
       blob = s;
     }
     try {
-      // Peel the wrappers here so the LSMT-file source can be recorded and replayed.
-      ByteSource inner = blob;
-      Optional<TarWrapper> tar = TarWrapper.detect(inner);
-      if (tar.isPresent()) {
-        inner = tar.get().payload(inner);
-      }
-      if (ZFileReader.detect(inner)) {
-        ZFileReader zfile = ZFileReader.open(inner);
-        inner = zfile;
-        if (remote != null) {
-          inner =
-              new RefetchingZFile(
-                  zfile, tar.map(TarWrapper::payloadOffset).orElse(0L), discarder(remote));
-        }
-      }
-      if (recorder != null) {
-        inner = recorder.wrap(inner, index);
-      }
-      Layer layer = LayerReader.open(inner);
-      return new Opened(layer, inner, remote);
+      // The LSMT-file source is kept, so that it can be recorded and replayed.
+      RemoteLayer fetched = remote;
+      ByteSource[] lsmtSource = new ByteSource[1];
+      Layer layer =
+          LayerReader.open(
+              blob,
+              (peeled, tar, zfile) -> {
+                ByteSource s = peeled;
+                if (zfile.isPresent() && fetched != null) {
+                  s =
+                      new RefetchingZFile(
+                          zfile.get(),
+                          tar.map(TarWrapper::payloadOffset).orElse(0L),
+                          discarder(fetched));
+                }
+                if (recorder != null) {
+                  s = recorder.wrap(s, index);
+                }
+                lsmtSource[0] = s;
+                return s;
+              });
+      return new Opened(layer, lsmtSource[0], remote);
     } catch (IOException | RuntimeException e) {
       if (e instanceof LayerFormatException && remote != null && !remote.source().local()) {
         // damaged on the way here, maybe: the next attach must fetch afresh, not fail again

@@ -9,19 +9,15 @@ import dev.obd.registry.RegistryClient;
 import dev.obd.registry.RemoteBlobSource;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 
 /**
- * Finds the bytes of one lower layer the way overlaybd-tcmu does: {@code file}, then {@code
- * dir/overlaybd.commit}, {@code dir/.commit}, {@code dir/overlaybd.sealed}, then the registry blob
- * {@code repoBlobUrl/digest} through the range cache.
+ * Finds the bytes of one lower layer the way overlaybd-tcmu does: its local file ({@link
+ * LowerConfig#resolveLocalFile}), else the registry blob {@code repoBlobUrl/digest} through the
+ * range cache.
  */
 final class LayerSources {
-  private static final List<String> LOCAL_NAMES =
-      List.of("overlaybd.commit", ".commit", "overlaybd.sealed");
 
   private final RegistryClient registry;
   private final RangeCache cache;
@@ -31,26 +27,10 @@ final class LayerSources {
     this.cache = cache;
   }
 
-  /** The local file of {@code lower}, if there is one. */
-  static Optional<Path> localFile(LowerConfig lower) {
-    if (!lower.file().isEmpty()) {
-      return Optional.of(Path.of(lower.file()));
-    }
-    if (!lower.dir().isEmpty()) {
-      for (String name : LOCAL_NAMES) {
-        Path p = Path.of(lower.dir(), name);
-        if (Files.isRegularFile(p)) {
-          return Optional.of(p);
-        }
-      }
-    }
-    return Optional.empty();
-  }
-
   /** Opens the layer's bytes; a remote layer also reports its blob address. */
   Opened open(ImageConfig config, int index) throws IOException {
     LowerConfig lower = config.lowers().get(index);
-    Optional<Path> local = localFile(lower);
+    Optional<Path> local = lower.resolveLocalFile();
     if (local.isPresent()) {
       return new Opened(FileByteSource.open(local.get()), null);
     }

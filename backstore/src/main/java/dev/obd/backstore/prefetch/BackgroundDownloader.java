@@ -2,6 +2,7 @@ package dev.obd.backstore.prefetch;
 
 import dev.obd.backstore.config.DownloadConfig;
 import dev.obd.image.FileByteSource;
+import dev.obd.image.LayerFiles;
 import dev.obd.registry.BlobUrl;
 import dev.obd.registry.RegistryClient;
 import java.io.IOException;
@@ -91,7 +92,7 @@ public final class BackgroundDownloader {
       throws IOException {
     Files.createDirectories(dir);
     Path tmp = dir.resolve(".download");
-    Path target = dir.resolve("overlaybd.commit");
+    Path target = dir.resolve(LayerFiles.COMMIT);
     MessageDigest sha;
     try {
       sha = MessageDigest.getInstance("SHA-256");

@@ -89,10 +89,6 @@ public final class TraceReplayer implements AutoCloseable {
     return left.get();
   }
 
-  public long bytesReplayed() {
-    return bytes.get();
-  }
-
   @Override
   public void close() {
     pool.shutdownNow();

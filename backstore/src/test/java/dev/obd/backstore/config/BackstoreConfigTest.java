@@ -28,16 +28,44 @@ class BackstoreConfigTest {
   }
 
   @Test
-  void unknownKeysAndBadValuesAreRejectedWithTheFileNamed() throws Exception {
+  void badValuesAreRejectedWithTheFileNamed() throws Exception {
     Path f = dir.resolve("b.json");
     Files.writeString(f, "{\"cacheConfig\":{\"refillSize\":1000}}");
     assertThatThrownBy(() -> BackstoreConfig.read(f))
         .hasMessageContaining(f.toString())
         .hasMessageContaining("refillSize must be a power of two");
-    Files.writeString(f, "{\"cachedir\":\"/x\"}");
-    assertThatThrownBy(() -> BackstoreConfig.read(f)).hasMessageContaining("cachedir");
     Files.writeString(f, "{\"attachMode\":\"tcmu\"}");
     assertThatThrownBy(() -> BackstoreConfig.read(f)).hasMessageContaining("attachMode");
+  }
+
+  @Test
+  void unknownKeysAreWarningsNamingTheFileAndTheirPath() throws Exception {
+    Path f = dir.resolve("b.json");
+    Files.writeString(
+        f,
+        "{\"cachedir\":\"/x\",\"cacheConfig\":{\"refillsize\":{\"a\":[1]}},"
+            + "\"mirrors\":[{\"host\":\"h\",\"endpoint\":\"http://m\",\"x\":1}],"
+            + "\"ioThreads\":8}");
+    BackstoreConfig.Loaded loaded = BackstoreConfig.load(f);
+    assertThat(loaded.warnings())
+        .containsExactlyInAnyOrder(
+            "backstore config " + f + ": unknown key \"cachedir\" ignored",
+            "backstore config " + f + ": unknown key \"cacheConfig.refillsize\" ignored",
+            "backstore config " + f + ": unknown key \"mirrors[0].x\" ignored");
+    assertThat(loaded.config().ioThreads()).isEqualTo(8);
+    assertThat(loaded.config().cacheConfig()).isEqualTo(BackstoreConfig.defaults().cacheConfig());
+  }
+
+  @Test
+  void aLogLevelThatIsNoneIsRefusedNamingTheLevels() throws Exception {
+    Path f = dir.resolve("b.json");
+    Files.writeString(f, "{\"logLevel\":\"verbose\"}");
+    assertOneLineError(
+        f,
+        "logLevel must be one of debug, error, fatal, info, panic, trace, warn, warning"
+            + " (got \"verbose\")");
+    Files.writeString(f, "{\"logLevel\":\"Warn\"}");
+    assertThat(BackstoreConfig.read(f).logLevel()).isEqualTo("warn");
   }
 
   @Test
@@ -45,13 +73,12 @@ class BackstoreConfigTest {
     Path fifo = dir.resolve("backstore.json");
     Mounts.run(List.of("mkfifo", fifo.toString()), null);
     assertTimeoutPreemptively(
-        Duration.ofSeconds(10),
-        () -> assertOneLineError(fifo, "is not a regular file (a FIFO, socket or device?)"));
+        Duration.ofSeconds(10), () -> assertOneLineError(fifo, "not a regular file but a FIFO"));
   }
 
   @Test
   void aDirectoryIsRefusedNamingIt() {
-    assertOneLineError(dir, "is a directory, not a file");
+    assertOneLineError(dir, "not a regular file but a directory");
   }
 
   @Test
@@ -60,16 +87,16 @@ class BackstoreConfigTest {
     try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
       f.setLength(50L << 20);
     }
-    assertOneLineError(huge, "is larger than 1 MiB (52428800 bytes)");
+    assertOneLineError(huge, "52428800 bytes, larger than the 1048576 bytes");
   }
 
   @Test
   void jsonNestedThousandsOfLevelsDeepIsRefusedOnOneLine() throws Exception {
     Path deep = dir.resolve("deep.json");
     Files.writeString(deep, "{\"mirrors\":" + "[".repeat(5000) + "]".repeat(5000) + "}");
-    assertOneLineError(deep, "not valid JSON: nested deeper than 64 levels");
+    assertOneLineError(deep, "JSON nested deeper than 64 levels");
     Files.writeString(deep, "[".repeat(5000) + "]".repeat(5000));
-    assertOneLineError(deep, "not valid JSON: nested deeper than 64 levels");
+    assertOneLineError(deep, "JSON nested deeper than 64 levels");
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.obd.image.config;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.obd.configfile.BoundedJsonFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,13 +22,16 @@ import java.util.Optional;
  * {@code download} object, which only the backstore reads, goes last.
  */
 public final class ImageConfigJson {
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final ObjectMapper MAPPER = BoundedJsonFile.mapper(BoundedJsonFile.MAX_DEPTH);
 
   private ImageConfigJson() {}
 
-  /** Reads a config file. */
+  /**
+   * Reads a config file: a regular file of at most {@link BoundedJsonFile#MAX_BYTES} bytes, as
+   * every JSON file an operator or a tool writes.
+   */
   public static ImageConfig read(Path file) throws IOException {
-    byte[] bytes = Files.readAllBytes(file);
+    byte[] bytes = BoundedJsonFile.read(file);
     try {
       return parse(new String(bytes, StandardCharsets.UTF_8));
     } catch (IllegalArgumentException e) {

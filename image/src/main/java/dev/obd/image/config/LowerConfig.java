@@ -1,8 +1,9 @@
 package dev.obd.image.config;
 
+import dev.obd.image.LayerFiles;
+import dev.obd.image.oci.Digest;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,8 +16,8 @@ import java.util.Optional;
  * @param targetFile turboOCI: local OCI layer tar
  * @param targetDigest turboOCI: digest of the original OCI layer
  * @param size blob size in bytes (remote layer)
- * @param dir the layer directory; holds {@code overlaybd.commit}, {@code .commit} or {@code
- *     overlaybd.sealed} once local, and is the background download target
+ * @param dir the layer directory; holds one of {@link LayerFiles#IN_LAYER_DIR} once local, and is
+ *     the background download target
  */
 public record LowerConfig(
     String gzipIndex,
@@ -26,10 +27,6 @@ public record LowerConfig(
     String targetDigest,
     long size,
     String dir) {
-
-  /** File names the backstore looks for in {@link #dir}, in order. */
-  public static final List<String> DIR_FILES =
-      List.of("overlaybd.commit", ".commit", "overlaybd.sealed");
 
   public LowerConfig {
     gzipIndex = orEmpty(gzipIndex);
@@ -61,15 +58,16 @@ public record LowerConfig(
   }
 
   /**
-   * The local file overlaybd would open for this layer: {@link #file} when set and present, else
-   * the first of {@link #DIR_FILES} present in {@link #dir}; empty when the layer is only remote.
+   * The local file overlaybd opens for this layer: {@link #file} whenever it is set (a missing file
+   * is then an error of the open, not a reason to look elsewhere), else the first of {@link
+   * LayerFiles#IN_LAYER_DIR} present in {@link #dir}; empty when the layer is only remote.
    */
   public Optional<Path> resolveLocalFile() {
-    if (!file.isEmpty() && Files.isRegularFile(Path.of(file))) {
+    if (!file.isEmpty()) {
       return Optional.of(Path.of(file));
     }
     if (!dir.isEmpty()) {
-      for (String name : DIR_FILES) {
+      for (String name : LayerFiles.IN_LAYER_DIR) {
         Path p = Path.of(dir, name);
         if (Files.isRegularFile(p)) {
           return Optional.of(p);
@@ -92,7 +90,7 @@ public record LowerConfig(
       throw new IllegalArgumentException(
           field + " \"" + value + "\" is not of the form algorithm:hex");
     }
-    if (value.startsWith("sha256:") && !value.substring(7).matches("[0-9a-f]{64}")) {
+    if (value.startsWith("sha256:") && !Digest.isValid(value)) {
       throw new IllegalArgumentException(
           field + " \"" + value + "\" is not a sha256 digest (64 lower-case hex digits)");
     }

@@ -1,5 +1,6 @@
 package dev.obd.image.lsmt;
 
+import dev.obd.image.oci.Digest;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -63,10 +64,10 @@ public record LayerUuid(byte[] bytes) {
    * @param chainId {@code "sha256:<64 hex>"}
    */
   public static LayerUuid fromChainId(String chainId) {
-    if (chainId == null || !chainId.startsWith("sha256:") || chainId.length() != 71) {
+    if (!Digest.isValid(chainId)) {
       throw new IllegalArgumentException("not a sha256 chain ID: \"" + chainId + "\"");
     }
-    return new LayerUuid(HexFormat.of().parseHex(chainId, 7, 7 + 32));
+    return new LayerUuid(HexFormat.of().parseHex(Digest.parse(chainId).hex(), 0, 32));
   }
 
   /** A random (version 4) uuid, as overlaybd gives new writable layers. */

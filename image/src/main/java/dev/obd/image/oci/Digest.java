@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.regex.Pattern;
 
 /**
  * A content digest {@code sha256:<64 lower-case hex>}; the only algorithm OCI images use in
@@ -15,8 +16,10 @@ import java.util.HexFormat;
  * @param hex the 64 hex digits
  */
 public record Digest(String hex) {
+  private static final Pattern HEX = Pattern.compile("[0-9a-f]{64}");
+
   public Digest {
-    if (hex == null || !hex.matches("[0-9a-f]{64}")) {
+    if (!isHex(hex)) {
       throw new IllegalArgumentException("not a sha256 digest: \"" + hex + "\"");
     }
   }
@@ -27,6 +30,16 @@ public record Digest(String hex) {
       throw new IllegalArgumentException("not a sha256 digest: \"" + text + "\"");
     }
     return new Digest(text.substring(7));
+  }
+
+  /** Whether {@code text} is {@code sha256:<64 lower-case hex>}, which {@link #parse} takes. */
+  public static boolean isValid(String text) {
+    return text != null && text.startsWith("sha256:") && isHex(text.substring(7));
+  }
+
+  /** Whether {@code hex} is 64 lower-case hex digits, the {@link #hex} of a digest. */
+  public static boolean isHex(String hex) {
+    return hex != null && HEX.matcher(hex).matches();
   }
 
   /** The digest of {@code bytes}. */

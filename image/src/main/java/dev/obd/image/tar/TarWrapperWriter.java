@@ -1,5 +1,6 @@
 package dev.obd.image.tar;
 
+import dev.obd.image.LayerFiles;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -30,7 +31,7 @@ public final class TarWrapperWriter {
     byte[] record = (len + body).getBytes(StandardCharsets.US_ASCII);
     header(out, 0, "overlaybd.pax", 0644, record.length, 'x', "", "");
     System.arraycopy(record, 0, out, TarWrapper.BLOCK, record.length);
-    header(out, 2 * TarWrapper.BLOCK, "overlaybd.commit", 0644, 0, '0', "root", "root");
+    header(out, 2 * TarWrapper.BLOCK, LayerFiles.COMMIT, 0644, 0, '0', "root", "root");
     return out;
   }
 

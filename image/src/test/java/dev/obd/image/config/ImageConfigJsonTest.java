@@ -120,4 +120,13 @@ class ImageConfigJsonTest {
     Files.writeString(dir.resolve("overlaybd.commit"), "c");
     assertThat(l.resolveLocalFile()).contains(dir.resolve("overlaybd.commit"));
   }
+
+  @Test
+  void aLowersFileIsItsLocalFileEvenWhenMissingAsOverlaybdOpensIt(@TempDir Path dir)
+      throws Exception {
+    Files.writeString(dir.resolve("overlaybd.commit"), "c");
+    LowerConfig l =
+        new LowerConfig("", dir.resolve("gone").toString(), "", "", "", 0, dir.toString());
+    assertThat(l.resolveLocalFile()).contains(dir.resolve("gone"));
+  }
 }

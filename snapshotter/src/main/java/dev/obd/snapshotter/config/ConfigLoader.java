@@ -1,13 +1,12 @@
 package dev.obd.snapshotter.config;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.obd.configfile.BoundedJsonFile;
+import dev.obd.configfile.UnknownKeys;
+import dev.obd.daemonsupport.Logging;
 import dev.obd.snapshotter.config.SnapshotterConfig.Exporter;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
@@ -20,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -38,25 +36,19 @@ public final class ConfigLoader {
   /** A loaded configuration, the file it came from (none: embedded defaults), and warnings. */
   public record Loaded(SnapshotterConfig config, Path source, List<String> warnings) {}
 
-  /** logrus level names, which upstream's {@code verbose} key takes. */
-  public static final Set<String> LOG_LEVELS =
-      Set.of("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic");
+  /** logrus level names, which upstream's {@code verbose} key takes (obd-backstore's too). */
+  public static final Set<String> LOG_LEVELS = Logging.LEVEL_NAMES;
 
   /** Largest configuration file read; upstream's takes a few hundred bytes. */
-  public static final int MAX_BYTES = 1 << 20;
+  public static final int MAX_BYTES = BoundedJsonFile.MAX_BYTES;
 
   /** Deepest JSON nesting read; the configuration itself nests three levels. */
   static final int MAX_DEPTH = 32;
 
   /** Unknown keys reported one by one; beyond these, only their number. */
-  static final int MAX_UNKNOWN_KEY_WARNINGS = 20;
+  static final int MAX_UNKNOWN_KEY_WARNINGS = UnknownKeys.MAX_WARNINGS;
 
-  private static final ObjectMapper JSON =
-      new ObjectMapper(
-          JsonFactory.builder()
-              .streamReadConstraints(
-                  StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH).build())
-              .build());
+  private static final ObjectMapper JSON = BoundedJsonFile.mapper(MAX_DEPTH);
   private static final Pattern QUOTA = Pattern.compile("^(\\d+[kKmMgGtT]?)?$");
   private static final Pattern FS_TYPE = Pattern.compile("^[a-z0-9][a-z0-9._-]*$");
   private static final int SUN_PATH_MAX = 107;
@@ -71,14 +63,14 @@ public final class ConfigLoader {
     Path file = path == null ? SnapshotterConfig.DEFAULT_PATH : path;
     byte[] bytes;
     try {
-      bytes = BoundedFile.read(file, MAX_BYTES);
+      bytes = BoundedJsonFile.read(file, MAX_BYTES);
     } catch (NoSuchFileException e) {
       if (path == null) {
         return new Loaded(SnapshotterConfig.defaults(), null, List.of());
       }
       throw new ConfigException("config " + file + ": file does not exist");
-    } catch (BoundedFile.Refused e) {
-      throw new ConfigException("config " + file + ": " + e.getMessage(), e);
+    } catch (BoundedJsonFile.Problem e) {
+      throw new ConfigException("config " + e.getMessage(), e);
     } catch (IOException e) {
       throw new ConfigException("config " + file + ": cannot read: " + e.getMessage(), e);
     }
@@ -93,18 +85,16 @@ public final class ConfigLoader {
   private static JsonNode readTree(byte[] bytes, Path file) {
     try {
       return JSON.readTree(bytes);
-    } catch (StreamConstraintsException e) {
-      throw new ConfigException(
-          "config " + file + ": JSON nested deeper than " + MAX_DEPTH + " levels", e);
     } catch (JsonProcessingException e) {
-      JsonLocation at = e.getLocation();
+      String problem = BoundedJsonFile.describeWithoutContent(e, MAX_DEPTH);
       throw new ConfigException(
           "config "
               + file
-              + ": not valid JSON"
-              + (at == null ? "" : " at line " + at.getLineNr())
               + ": "
-              + Excerpt.ofMessage(String.valueOf(e.getOriginalMessage()), 300),
+              + problem
+              + (problem.startsWith("not valid JSON")
+                  ? ": " + Excerpt.ofMessage(String.valueOf(e.getOriginalMessage()), 300)
+                  : ""),
           e);
     } catch (IOException e) {
       throw new ConfigException("config " + file + ": cannot parse: " + e.getMessage(), e);
@@ -235,18 +225,11 @@ public final class ConfigLoader {
 
   /** Checks a log level given on the command line. */
   public static String checkLogLevel(String flag, String value) {
-    String v = value.toLowerCase(Locale.ROOT);
-    if (!LOG_LEVELS.contains(v)) {
-      throw new ConfigException(
-          "flag "
-              + flag
-              + ": must be one of "
-              + String.join(", ", sorted(LOG_LEVELS))
-              + " (got \""
-              + value
-              + "\")");
+    try {
+      return Logging.checkLevel(value);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("flag " + flag + ": " + e.getMessage());
     }
-    return v;
   }
 
   private static Path checkSocketPath(String where, Path p) {
@@ -273,25 +256,16 @@ public final class ConfigLoader {
   private static final class Reader {
     private final Path file;
     private final ObjectNode tree;
-    private final List<String> warnings = new ArrayList<>();
-    private int unknownKeys;
+    private final UnknownKeys unknown;
 
     Reader(Path file, ObjectNode tree) {
       this.file = file;
       this.tree = tree;
+      this.unknown = new UnknownKeys("config " + file);
     }
 
     List<String> warnings() {
-      List<String> all = new ArrayList<>(warnings);
-      if (unknownKeys > MAX_UNKNOWN_KEY_WARNINGS) {
-        all.add(
-            "config "
-                + file
-                + ": "
-                + (unknownKeys - MAX_UNKNOWN_KEY_WARNINGS)
-                + " more unknown keys ignored");
-      }
-      return List.copyOf(all);
+      return unknown.warnings();
     }
 
     private ConfigException bad(String key, String expectation, JsonNode got) {
@@ -470,9 +444,8 @@ public final class ConfigLoader {
     void warnUnknown(String prefix, ObjectNode object, Set<String> known) {
       for (Map.Entry<String, JsonNode> field : object.properties()) {
         String key = field.getKey();
-        if (!known.contains(key) && ++unknownKeys <= MAX_UNKNOWN_KEY_WARNINGS) {
-          warnings.add(
-              "config " + file + ": unknown key \"" + Excerpt.of(prefix + key) + "\" ignored");
+        if (!known.contains(key)) {
+          unknown.add(Excerpt.of(prefix + key));
         }
       }
     }

@@ -1,6 +1,6 @@
 package dev.obd.snapshotter.daemon;
 
-import dev.obd.backstore.daemon.SystemdNotifier;
+import dev.obd.daemonsupport.SystemdNotifier;
 import dev.obd.snapshotter.api.RpcObserver;
 import dev.obd.snapshotter.api.SnapshotsService;
 import dev.obd.snapshotter.api.StrictRequestParsing;

@@ -1,6 +1,7 @@
 package dev.obd.snapshotter.overlay;
 
 import dev.obd.image.FileByteSource;
+import dev.obd.image.LayerFiles;
 import dev.obd.image.config.ImageConfig;
 import dev.obd.image.config.LowerConfig;
 import dev.obd.image.config.UpperConfig;
@@ -54,7 +55,7 @@ final class WritableDevices {
   private static final Logger LOG = Logger.getLogger(WritableDevices.class.getName());
   static final Path DATA = Path.of("writable_data");
   static final Path INDEX = Path.of("writable_index");
-  static final Path SEALED = Path.of("overlaybd.sealed");
+  static final Path SEALED = Path.of(LayerFiles.SEALED);
   private static final Duration MKFS_DEADLINE = Duration.ofSeconds(120);
 
   private final SnapshotLayout layout;

@@ -1,5 +1,6 @@
 package dev.obd.snapshotter.overlaybd;
 
+import dev.obd.image.LayerFiles;
 import dev.obd.image.lsmt.LsmtHeader;
 import dev.obd.image.zfile.ZFileHeader;
 import java.io.IOException;
@@ -17,7 +18,7 @@ import java.util.Optional;
  */
 public final class BlockFiles {
   /** The names upstream looks for, in order. */
-  public static final List<String> NAMES = List.of("overlaybd.commit", "overlaybd.sealed");
+  public static final List<String> NAMES = List.of(LayerFiles.COMMIT, LayerFiles.SEALED);
 
   private BlockFiles() {}
 

@@ -1,10 +1,10 @@
 package dev.obd.snapshotter.overlaybd;
 
+import dev.obd.image.oci.Digest;
 import dev.obd.snapshotter.errdefs.Excerpt;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
  * What the labels of a layer's Prepare say about an OverlayBD layer in the registry, validated: the
@@ -13,8 +13,6 @@ import java.util.regex.Pattern;
  * Labels#SNAPSHOT_REF}, both blob labels and an image reference.
  */
 public record RemoteLayer(String snapshotRef, String blobDigest, long blobSize, ImageRef image) {
-  private static final Pattern DIGEST = Pattern.compile("^sha256:[0-9a-f]{64}$");
-
   /**
    * The remote layer these labels describe, or empty when they do not describe one.
    *
@@ -33,7 +31,7 @@ public record RemoteLayer(String snapshotRef, String blobDigest, long blobSize, 
     if (ref.isEmpty()) {
       throw new InvalidArgumentException("label " + Labels.SNAPSHOT_REF + " is empty");
     }
-    if (!DIGEST.matcher(digest).matches()) {
+    if (!Digest.isValid(digest)) {
       throw new InvalidArgumentException(
           "label "
               + Labels.BLOB_DIGEST

@@ -1,0 +1,243 @@
+package dev.obd.backstore.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.obd.backstore.api.BackstoreApiException;
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.DaemonInfo;
+import dev.obd.backstore.api.DeviceInfo;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The daemon's control API: HTTP/1.1 with JSON bodies on a unix socket (0600, root only), usable
+ * with {@code curl --unix-socket} and {@link BackstoreClient}.
+ *
+ * <pre>
+ * POST   /v1/devices            {"config": "/abs/config.v1.json"} -> 200 DeviceInfo
+ * GET    /v1/devices            -> 200 [DeviceInfo...]
+ * GET    /v1/devices/{key}      -> 200 DeviceInfo  (key: id, device path or config path,
+ *                                   URL-encoded; also ?key=...)
+ * DELETE /v1/devices/{key}      -> 204
+ * GET    /v1/info               -> 200 DaemonInfo
+ * errors: {"error": "..."} with 400, 404, 409, 500
+ * </pre>
+ *
+ * Requests run on a small worker pool, never on the event loop: adding a device may take as long as
+ * its attach deadline. The creator owns it; {@link #close} stops it and removes the socket.
+ */
+public final class ControlServer implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(ControlServer.class.getName());
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** What the API serves; implemented by the daemon. */
+  public interface Backend {
+    DeviceInfo add(Path config) throws BackstoreApiException;
+
+    void remove(String key) throws BackstoreApiException;
+
+    DeviceInfo get(String key) throws BackstoreApiException;
+
+    java.util.List<DeviceInfo> list();
+
+    DaemonInfo info();
+  }
+
+  private final EventLoopGroup group;
+  private final ExecutorService workers;
+  private final Channel channel;
+  private final Path socket;
+
+  private ControlServer(
+      EventLoopGroup group, ExecutorService workers, Channel channel, Path socket) {
+    this.group = group;
+    this.workers = workers;
+    this.channel = channel;
+    this.socket = socket;
+  }
+
+  public static ControlServer start(Path socket, Backend backend) throws IOException {
+    Files.createDirectories(socket.getParent());
+    if (Files.exists(socket)) {
+      if (BackstoreClient.answers(socket)) {
+        throw new IOException(
+            "control socket " + socket + " is in use: another obd-backstore runs");
+      }
+      Files.delete(socket);
+    }
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    ExecutorService workers =
+        Executors.newCachedThreadPool(
+            r -> {
+              Thread t = new Thread(r, "control-api");
+              t.setDaemon(true);
+              return t;
+            });
+    try {
+      Channel ch =
+          new ServerBootstrap()
+              .group(group)
+              .channel(EpollServerDomainSocketChannel.class)
+              .childHandler(
+                  new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel c) {
+                      c.pipeline()
+                          .addLast(new HttpServerCodec())
+                          .addLast(new HttpObjectAggregator(1 << 20))
+                          .addLast(new Handler(backend, workers));
+                    }
+                  })
+              .bind(new DomainSocketAddress(socket.toString()))
+              .sync()
+              .channel();
+      Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+      return new ControlServer(group, workers, ch, socket);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      group.shutdownGracefully();
+      throw new IOException("bind control socket " + socket + ": interrupted", e);
+    } catch (RuntimeException e) {
+      group.shutdownGracefully();
+      workers.shutdownNow();
+      throw new IOException("bind control socket " + socket + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    channel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    workers.shutdownNow();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+    try {
+      Files.deleteIfExists(socket);
+    } catch (IOException e) {
+      LOG.warning("remove control socket " + socket + ": " + e.getMessage());
+    }
+  }
+
+  private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final Backend backend;
+    private final ExecutorService workers;
+
+    Handler(Backend backend, ExecutorService workers) {
+      this.backend = backend;
+      this.workers = workers;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+      HttpMethod method = req.method();
+      QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+      String body = req.content().toString(StandardCharsets.UTF_8);
+      workers.execute(() -> respond(ctx, method, uri, body));
+    }
+
+    private void respond(
+        ChannelHandlerContext ctx, HttpMethod method, QueryStringDecoder uri, String body) {
+      FullHttpResponse resp;
+      try {
+        resp = route(method, uri, body);
+      } catch (BackstoreApiException e) {
+        resp = json(HttpResponseStatus.valueOf(e.status()), Map.of("error", e.getMessage()));
+      } catch (RuntimeException | IOException e) {
+        LOG.log(Level.WARNING, "control API " + method + " " + uri.path() + " failed", e);
+        resp =
+            json(
+                HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                Map.of("error", String.valueOf(e.getMessage())));
+      }
+      ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private FullHttpResponse route(HttpMethod method, QueryStringDecoder uri, String body)
+        throws IOException {
+      String path = uri.path();
+      if (path.equals("/v1/info") && method.equals(HttpMethod.GET)) {
+        return json(HttpResponseStatus.OK, backend.info());
+      }
+      if (path.equals("/v1/devices")) {
+        if (method.equals(HttpMethod.GET)) {
+          if (uri.parameters().containsKey("key")) {
+            return json(HttpResponseStatus.OK, backend.get(uri.parameters().get("key").get(0)));
+          }
+          return json(HttpResponseStatus.OK, backend.list());
+        }
+        if (method.equals(HttpMethod.POST)) {
+          JsonNode n;
+          try {
+            n = JSON.readTree(body);
+          } catch (IOException e) {
+            throw new BackstoreApiException(400, "add device: request body is not JSON");
+          }
+          String config = n == null ? "" : n.path("config").asText("");
+          if (config.isEmpty() || !Path.of(config).isAbsolute()) {
+            throw new BackstoreApiException(400, "add device: \"config\" must be an absolute path");
+          }
+          return json(HttpResponseStatus.OK, backend.add(Path.of(config)));
+        }
+        if (method.equals(HttpMethod.DELETE) && uri.parameters().containsKey("key")) {
+          backend.remove(uri.parameters().get("key").get(0));
+          return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+        }
+      }
+      if (path.startsWith("/v1/devices/")) {
+        String key = QueryStringDecoder.decodeComponent(path.substring("/v1/devices/".length()));
+        if (method.equals(HttpMethod.GET)) {
+          return json(HttpResponseStatus.OK, backend.get(key));
+        }
+        if (method.equals(HttpMethod.DELETE)) {
+          backend.remove(key);
+          return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+        }
+      }
+      throw new BackstoreApiException(404, "no such endpoint: " + method + " " + path);
+    }
+
+    private static FullHttpResponse json(HttpResponseStatus status, Object value) {
+      byte[] bytes;
+      try {
+        bytes = JSON.writeValueAsBytes(value);
+      } catch (IOException e) {
+        bytes = "{\"error\":\"cannot encode response\"}".getBytes(StandardCharsets.UTF_8);
+        status = HttpResponseStatus.INTERNAL_SERVER_ERROR;
+      }
+      FullHttpResponse r =
+          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(bytes));
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+      r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+      return r;
+    }
+  }
+}

@@ -1,0 +1,499 @@
+package dev.obd.registry;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.logging.Logger;
+
+/**
+ * Reads byte ranges of registry blobs over HTTP: anonymous, Basic or Bearer-token auth discovered
+ * from the registry's challenge, redirects followed and remembered (the redirect target is used
+ * without the registry's Authorization header, as upstream does), mirrors tried before the
+ * registry, an optional P2P proxy prefix. Transient failures (no connection, no complete answer in
+ * time, 5xx, short bodies) are retried with backoff until the read deadline, then the read fails: a
+ * registry outage surfaces as EIO, not a hang. Every attempt, body included, ends by the deadline;
+ * refusals (401/403 after authenticating, 404) fail at once.
+ *
+ * <p>Thread-safe; one instance serves all devices of the daemon. Credentials never appear in log
+ * lines or exception messages.
+ */
+public final class RegistryClient {
+  private static final Logger LOG = Logger.getLogger(RegistryClient.class.getName());
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final RegistrySettings settings;
+  private final CredentialStore credentials;
+  private final HttpClient http;
+
+  /** Resolved redirect targets per blob URL (without auth), kept 5 minutes as upstream does. */
+  private final Cache<URI, URI> redirects =
+      Caffeine.newBuilder().expireAfterWrite(300, TimeUnit.SECONDS).maximumSize(10_000).build();
+
+  /** Authorization header value per host/repository. */
+  private final Cache<String, String> authorization =
+      Caffeine.newBuilder().expireAfterWrite(60, TimeUnit.SECONDS).maximumSize(10_000).build();
+
+  /** Endpoints (host:port) on which a read recently gave up, by authority. */
+  private final Map<String, Outage> outages = new ConcurrentHashMap<>();
+
+  private final LongAdder bytesFetched = new LongAdder();
+  private final LongAdder requests = new LongAdder();
+
+  public RegistryClient(RegistrySettings settings, CredentialStore credentials) {
+    this.settings = settings;
+    this.credentials = credentials;
+    this.http =
+        HttpClient.newBuilder()
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .connectTimeout(settings.connectTimeout())
+            .build();
+  }
+
+  public RegistrySettings settings() {
+    return settings;
+  }
+
+  /** Total bytes of blob data received from registries, mirrors and redirect targets. */
+  public long bytesFetched() {
+    return bytesFetched.sum();
+  }
+
+  public long requests() {
+    return requests.sum();
+  }
+
+  /** The blob's size, from the registry's answer to a one-byte range request. */
+  public long size(BlobUrl blob) throws IOException {
+    Range r = fetch(blob, 0, 1, "read the size of " + blob.describe());
+    return r.total;
+  }
+
+  /**
+   * Reads {@code length} bytes at {@code offset}.
+   *
+   * @throws RegistryException when the registry refuses (permanent) or stays unreachable past the
+   *     read deadline
+   */
+  public byte[] read(BlobUrl blob, long offset, int length) throws IOException {
+    Range r =
+        fetch(
+            blob,
+            offset,
+            length,
+            "read " + length + " bytes at " + offset + " of " + blob.describe());
+    if (r.data.length != length) {
+      throw new RegistryException(
+          "read "
+              + length
+              + " bytes at "
+              + offset
+              + " of "
+              + blob.describe()
+              + ": registry sent "
+              + r.data.length
+              + " bytes",
+          false,
+          206,
+          null);
+    }
+    return r.data;
+  }
+
+  private record Range(byte[] data, long total) {}
+
+  private Range fetch(BlobUrl blob, long offset, int length, String what) throws IOException {
+    long deadline = System.nanoTime() + settings.readDeadline().toNanos();
+    long backoffMillis = 50;
+    List<URI> endpoints = endpoints(blob);
+    RegistryException last = null;
+    String reason = null;
+    while (true) {
+      boolean attempted = false;
+      String held = null;
+      for (URI endpoint : endpoints) {
+        String authority = endpoint.getRawAuthority();
+        Outage outage = outages.get(authority);
+        if (outage != null && outage.holds(System.nanoTime())) {
+          held = outage.describe(authority, System.nanoTime());
+          continue;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        attempted = true;
+        try {
+          Range r =
+              attempt(
+                  blob,
+                  endpoint,
+                  offset,
+                  length,
+                  what,
+                  Duration.ofNanos(Math.min(settings.requestTimeout().toNanos(), left)));
+          outages.remove(authority);
+          return r;
+        } catch (RegistryException e) {
+          if (e.permanent()) {
+            throw e;
+          }
+          last = e;
+          reason = reason(e, what);
+          redirects.invalidate(endpoint);
+        }
+      }
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        String why = reason != null ? reason : held;
+        Outage o = new Outage(now, why);
+        for (URI endpoint : endpoints) {
+          outages.put(endpoint.getRawAuthority(), o);
+        }
+        throw new RegistryException(
+            what + ": gave up after " + settings.readDeadline().toMillis() + " ms: " + why,
+            false,
+            last != null ? last.status() : 0,
+            last);
+      }
+      if (!attempted) {
+        // every endpoint gave up on a read moments ago: fail now instead of waiting out the
+        // deadline again (the kernel retries a failed read at once; see Outage)
+        throw new RegistryException(what + ": not tried: " + held, false, 0, last);
+      }
+      LOG.fine(what + ": retrying in " + backoffMillis + " ms after: " + reason);
+      sleep(Math.min(backoffMillis, TimeUnit.NANOSECONDS.toMillis(deadline - now) + 1));
+      backoffMillis = Math.min(backoffMillis * 2, 2000);
+    }
+  }
+
+  /** The message of a failed attempt without its "what" prefix, which the caller adds again. */
+  private static String reason(RegistryException e, String what) {
+    String m = e.getMessage();
+    return m.startsWith(what + ": ") ? m.substring(what.length() + 2) : m;
+  }
+
+  /**
+   * An endpoint on which a read just gave up at its deadline. For {@link #HOLD} afterwards, reads
+   * fail at once instead of each waiting out the deadline again: the kernel answers a failed
+   * readahead with an immediate synchronous re-read of the same pages, and a block request that
+   * spans several cache chunks asks for each in turn, so without this one read(2) by a user would
+   * wait a multiple of the deadline. After the hold the next read tries again; any success ends the
+   * outage.
+   */
+  private record Outage(long sinceNanos, String reason) {
+    static final long HOLD = TimeUnit.SECONDS.toNanos(1);
+
+    boolean holds(long now) {
+      return now - sinceNanos < HOLD;
+    }
+
+    String describe(String authority, long now) {
+      return authority
+          + " gave up on a read "
+          + TimeUnit.NANOSECONDS.toMillis(now - sinceNanos)
+          + " ms ago ("
+          + reason
+          + ")";
+    }
+  }
+
+  /** Mirrors of the blob's host first, then the registry itself; each behind the P2P prefix. */
+  List<URI> endpoints(BlobUrl blob) {
+    List<URI> out = new ArrayList<>();
+    String pathAndQuery = blob.uri().getRawPath();
+    for (RegistrySettings.Mirror m : settings.mirrors()) {
+      if (m.host().equals(blob.host())) {
+        out.add(p2p(URI.create(stripSlash(m.endpoint()) + pathAndQuery)));
+      }
+    }
+    out.add(p2p(blob.uri()));
+    return out;
+  }
+
+  private URI p2p(URI uri) {
+    if (settings.p2pAddress().isEmpty()) {
+      return uri;
+    }
+    return URI.create(stripSlash(settings.p2pAddress()) + "/" + uri);
+  }
+
+  private static String stripSlash(String s) {
+    return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
+  }
+
+  private Range attempt(
+      BlobUrl blob, URI endpoint, long offset, int length, String what, Duration timeout)
+      throws IOException {
+    String scopeKey = endpoint.getRawAuthority() + "/" + blob.repository();
+    boolean authRetried = false;
+    for (int hop = 0; hop < 6; hop++) {
+      URI redirected = redirects.getIfPresent(endpoint);
+      URI target = redirected != null ? redirected : endpoint;
+      HttpRequest.Builder rb =
+          HttpRequest.newBuilder(target)
+              .timeout(timeout)
+              .header("Range", "bytes=" + offset + "-" + (offset + length - 1))
+              .GET();
+      String auth = redirected == null ? authorization.getIfPresent(scopeKey) : null;
+      if (auth != null) {
+        rb.header("Authorization", auth);
+      }
+      HttpResponse<byte[]> resp = send(rb.build(), what, target, timeout);
+      int status = resp.statusCode();
+      if (status == 206 || status == 200) {
+        return range(resp, offset, length, what);
+      }
+      if (status >= 300 && status < 400) {
+        Optional<String> location = resp.headers().firstValue("Location");
+        if (location.isEmpty()) {
+          throw new RegistryException(
+              what + ": redirect " + status + " without Location", false, status, null);
+        }
+        redirects.put(endpoint, target.resolve(location.get()));
+        continue;
+      }
+      if ((status == 401 || status == 403) && redirected == null && !authRetried) {
+        authRetried = true;
+        authorization.put(scopeKey, authenticate(blob, resp, what, timeout));
+        continue;
+      }
+      if (status == 401 || status == 403) {
+        Optional<Credentials> c = credentials.lookup(blob);
+        throw new RegistryException(
+            what
+                + ": registry answered "
+                + status
+                + " ("
+                + (c.isPresent()
+                    ? "authentication failed for user '" + c.get().username() + "'"
+                    : "no credentials configured for " + blob.host() + "/" + blob.repository())
+                + ")",
+            true,
+            status,
+            null);
+      }
+      if (status == 404) {
+        throw new RegistryException(
+            what + ": registry answered 404 (no such blob)", true, status, null);
+      }
+      throw new RegistryException(
+          what + ": " + target.getRawAuthority() + " answered " + status, false, status, null);
+    }
+    throw new RegistryException(what + ": too many redirects", false, 0, null);
+  }
+
+  private Range range(HttpResponse<byte[]> resp, long offset, int length, String what)
+      throws RegistryException {
+    byte[] body = resp.body();
+    bytesFetched.add(body.length);
+    if (resp.statusCode() == 200) {
+      // A server that ignores Range sends the whole blob; take our slice of it.
+      if (body.length < offset + length) {
+        throw new RegistryException(
+            what + ": registry ignored the range and sent a short body", false, 200, null);
+      }
+      byte[] slice = new byte[length];
+      System.arraycopy(body, (int) offset, slice, 0, length);
+      return new Range(slice, body.length);
+    }
+    String cr = resp.headers().firstValue("Content-Range").orElse("");
+    long total = -1;
+    long start = -1;
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)").matcher(cr);
+    if (m.matches()) {
+      start = Long.parseLong(m.group(1));
+      total = m.group(3).equals("*") ? -1 : Long.parseLong(m.group(3));
+    }
+    if (start != offset) {
+      throw new RegistryException(
+          what + ": registry answered range '" + cr + "'", false, 206, null);
+    }
+    return new Range(body, total);
+  }
+
+  /**
+   * Sends one request and waits at most {@code timeout} for the whole answer, body included. The
+   * request's own timeout covers only the wait for the response headers (JDK HttpClient), so a peer
+   * that sends headers and part of a body and then stalls would hold the read forever; the exchange
+   * is cancelled instead, which closes its connection.
+   */
+  private HttpResponse<byte[]> send(HttpRequest request, String what, URI target, Duration timeout)
+      throws RegistryException {
+    requests.increment();
+    CompletableFuture<HttpResponse<byte[]>> answer =
+        http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+    try {
+      return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      answer.cancel(true);
+      throw new RegistryException(
+          what
+              + ": no complete answer from "
+              + target.getRawAuthority()
+              + " within "
+              + timeout.toMillis()
+              + " ms",
+          false,
+          0,
+          e);
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof HttpTimeoutException) {
+        throw new RegistryException(
+            what
+                + ": no answer from "
+                + target.getRawAuthority()
+                + " within "
+                + timeout.toMillis()
+                + " ms",
+            false,
+            0,
+            c);
+      }
+      if (c instanceof ConnectException) {
+        throw new RegistryException(
+            what
+                + ": cannot connect to "
+                + target.getRawAuthority()
+                + " ("
+                + c.getClass().getSimpleName()
+                + ")",
+            false,
+            0,
+            c);
+      }
+      throw new RegistryException(
+          what + ": request to " + target.getRawAuthority() + " failed: " + c, false, 0, c);
+    } catch (InterruptedException e) {
+      answer.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new RegistryException(what + ": interrupted", true, 0, e);
+    }
+  }
+
+  /** Answers a 401/403 challenge; returns the Authorization header value to use. */
+  private String authenticate(
+      BlobUrl blob, HttpResponse<byte[]> resp, String what, Duration timeout) throws IOException {
+    Optional<Credentials> creds = credentials.lookup(blob);
+    AuthChallenge challenge =
+        AuthChallenge.parse(resp.headers().firstValue("WWW-Authenticate").orElse(null))
+            .orElseThrow(
+                () ->
+                    new RegistryException(
+                        what + ": registry answered " + resp.statusCode() + " without a challenge",
+                        true,
+                        resp.statusCode(),
+                        null));
+    if (challenge.isBasic()) {
+      return creds
+          .orElseThrow(
+              () ->
+                  new RegistryException(
+                      what
+                          + ": registry requires authentication and no credentials are configured for "
+                          + blob.host()
+                          + "/"
+                          + blob.repository(),
+                      true,
+                      resp.statusCode(),
+                      null))
+          .basicHeader();
+    }
+    if (!challenge.isBearer() || !challenge.params().containsKey("realm")) {
+      throw new RegistryException(
+          what + ": unsupported auth challenge '" + challenge.scheme() + "'",
+          true,
+          resp.statusCode(),
+          null);
+    }
+    String realm = challenge.params().get("realm");
+    String service = challenge.params().getOrDefault("service", "");
+    String scope =
+        challenge.params().getOrDefault("scope", "repository:" + blob.repository() + ":pull");
+    URI tokenUri =
+        URI.create(
+            realm
+                + (realm.contains("?") ? "&" : "?")
+                + "service="
+                + enc(service)
+                + "&scope="
+                + enc(scope));
+    HttpRequest.Builder tb = HttpRequest.newBuilder(tokenUri).timeout(timeout).GET();
+    creds.ifPresent(c -> tb.header("Authorization", c.basicHeader()));
+    HttpResponse<byte[]> tokenResp =
+        send(
+            tb.build(),
+            what + " (token from " + tokenUri.getRawAuthority() + ")",
+            tokenUri,
+            timeout);
+    if (tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403) {
+      throw new RegistryException(
+          what
+              + ": token server answered "
+              + tokenResp.statusCode()
+              + " ("
+              + creds
+                  .map(c -> "authentication failed for user '" + c.username() + "'")
+                  .orElse(
+                      "anonymous access refused; no credentials configured for "
+                          + blob.host()
+                          + "/"
+                          + blob.repository())
+              + ")",
+          true,
+          tokenResp.statusCode(),
+          null);
+    }
+    if (tokenResp.statusCode() != 200) {
+      throw new RegistryException(
+          what + ": token server answered " + tokenResp.statusCode(),
+          false,
+          tokenResp.statusCode(),
+          null);
+    }
+    JsonNode json = JSON.readTree(tokenResp.body());
+    String token =
+        json.hasNonNull("token")
+            ? json.get("token").asText()
+            : json.path("access_token").asText("");
+    if (token.isEmpty()) {
+      throw new RegistryException(what + ": token server sent no token", true, 200, null);
+    }
+    return "Bearer " + token;
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+
+  private static void sleep(long millis) throws RegistryException {
+    try {
+      Thread.sleep(Math.max(1, millis));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RegistryException("interrupted while waiting to retry", true, 0, e);
+    }
+  }
+}
