@@ -9,6 +9,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.lang.ArchRule;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,42 +50,31 @@ class ArchitectureTest {
 
   @Test
   void nbdServesAnyDiskAndAttachKnowsOnlyNbd() {
-    noClasses()
-        .that()
-        .resideInAPackage("dev.obd.backstore.nbd..")
-        .should()
-        .dependOnClassesThat(
-            resideInAPackage("dev.obd.backstore..")
-                .and(not(resideInAPackage("dev.obd.backstore.nbd.."))))
+    usesNoBackstorePackageBut("dev.obd.backstore.nbd..")
         .because("the NBD server serves any VirtualDisk of the image module")
         .check(CLASSES);
-    noClasses()
-        .that()
-        .resideInAPackage("dev.obd.backstore.attach..")
-        .should()
-        .dependOnClassesThat(
-            resideInAPackage("dev.obd.backstore..")
-                .and(
-                    not(
-                        resideInAnyPackage(
-                            "dev.obd.backstore.attach..", "dev.obd.backstore.nbd.."))))
+    usesNoBackstorePackageBut("dev.obd.backstore.attach..", "dev.obd.backstore.nbd..")
         .because("an attacher makes an NBD server's export a kernel block device, nothing more")
         .check(CLASSES);
   }
 
   @Test
   void theControlServerKnowsOnlyTheApiTypes() {
-    noClasses()
-        .that()
-        .resideInAPackage("dev.obd.backstore.control..")
-        .should()
-        .dependOnClassesThat(
-            resideInAPackage("dev.obd.backstore..")
-                .and(
-                    not(
-                        resideInAnyPackage(
-                            "dev.obd.backstore.control..", "dev.obd.backstore.api.."))))
+    usesNoBackstorePackageBut("dev.obd.backstore.control..", "dev.obd.backstore.api..")
         .because("it reaches the devices only through ControlServer.Backend, which the daemon is")
         .check(CLASSES);
+  }
+
+  /**
+   * No class of package {@code pkg} uses a backstore package other than its own and {@code also}.
+   */
+  private static ArchRule usesNoBackstorePackageBut(String pkg, String... also) {
+    String[] allowed = Stream.concat(Stream.of(pkg), Stream.of(also)).toArray(String[]::new);
+    return noClasses()
+        .that()
+        .resideInAPackage(pkg)
+        .should()
+        .dependOnClassesThat(
+            resideInAPackage("dev.obd.backstore..").and(not(resideInAnyPackage(allowed))));
   }
 }
