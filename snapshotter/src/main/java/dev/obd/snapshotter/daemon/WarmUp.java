@@ -1,7 +1,5 @@
 package dev.obd.snapshotter.daemon;
 
-import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
-import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.fs.Trees;
 import dev.obd.snapshotter.overlay.OverlaySnapshotter;
 import dev.obd.snapshotter.snapshots.Snapshotter;
@@ -59,13 +57,8 @@ final class WarmUp {
               root,
               false,
               overlayOptions,
-              new OverlaySnapshotter.BlockSupport(
-                  snapshotsDir -> NO_DEVICES,
-                  "ext4",
-                  root.resolve("record-trace"),
-                  List.of(),
-                  false,
-                  RwMode.OVERLAYFS));
+              OverlaySnapshotter.BlockSupport.withoutDevices(
+                  "the warm-up attaches no devices", root.resolve("record-trace"), List.of()));
       return new Scratch(root, snapshotter);
     } catch (IOException | RuntimeException e) {
       Trees.deleteRecursively(root);
@@ -151,8 +144,4 @@ final class WarmUp {
       }
     }
   }
-
-  /** The scratch snapshotter's attacher: the warm-up uses no OverlayBD layers. */
-  private static final DeviceAttacher NO_DEVICES =
-      DeviceAttacher.none("the warm-up attaches no devices");
 }

@@ -91,7 +91,23 @@ public final class OverlaySnapshotter implements Snapshotter {
       Path recordTraceDir,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev,
-      RwMode rwMode) {}
+      RwMode rwMode) {
+
+    /**
+     * For a snapshotter that attaches no devices (the warm-up's scratch snapshotter, tests): every
+     * attach fails with {@code why}; ext4 by default, containers on overlayfs.
+     */
+    public static BlockSupport withoutDevices(
+        String why, Path recordTraceDir, List<MirrorRegistry> mirrors) {
+      return new BlockSupport(
+          snapshotsDir -> DeviceAttacher.none(why),
+          "ext4",
+          recordTraceDir,
+          mirrors,
+          false,
+          RwMode.OVERLAYFS);
+    }
+  }
 
   OverlaySnapshotter(
       SnapshotLayout layout,

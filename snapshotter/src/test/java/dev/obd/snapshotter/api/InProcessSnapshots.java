@@ -3,8 +3,6 @@ package dev.obd.snapshotter.api;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.proto.containerd.snapshots.v1.ListSnapshotsResponse;
 import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc;
-import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
-import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.fs.Trees;
 import dev.obd.snapshotter.overlay.OverlaySnapshotter;
 import dev.obd.snapshotter.snapshots.Snapshotter;
@@ -66,13 +64,8 @@ final class InProcessSnapshots implements BeforeEachCallback, AfterEachCallback 
             root.resolve("root"),
             false,
             List.of(),
-            new OverlaySnapshotter.BlockSupport(
-                snapshotsDir -> DeviceAttacher.none("this test host attaches no devices"),
-                "ext4",
-                root.resolve("record-trace"),
-                List.of(),
-                false,
-                RwMode.OVERLAYFS));
+            OverlaySnapshotter.BlockSupport.withoutDevices(
+                "this test host attaches no devices", root.resolve("record-trace"), List.of()));
     String name = InProcessServerBuilder.generateName();
     server =
         InProcessServerBuilder.forName(name)

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
-import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
-import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.errdefs.AlreadyExistsException;
 import dev.obd.snapshotter.errdefs.InvalidArgumentException;
 import dev.obd.snapshotter.errdefs.NotFoundException;
@@ -38,13 +36,10 @@ class PrepareLabelsFlowTest {
             root.resolve("root"),
             false,
             List.of(),
-            new OverlaySnapshotter.BlockSupport(
-                dir -> DeviceAttacher.none("no devices in this test"),
-                "ext4",
+            OverlaySnapshotter.BlockSupport.withoutDevices(
+                "no devices in this test",
                 root.resolve("traces"),
-                List.of(new MirrorRegistry("127.0.0.1:5000", true)),
-                false,
-                RwMode.OVERLAYFS));
+                List.of(new MirrorRegistry("127.0.0.1:5000", true))));
   }
 
   @AfterEach
