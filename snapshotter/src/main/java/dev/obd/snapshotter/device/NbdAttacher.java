@@ -3,6 +3,7 @@ package dev.obd.snapshotter.device;
 import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceNotFoundException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -106,8 +107,10 @@ public final class NbdAttacher implements DeviceAttacher {
     try {
       client.remove(config.toString(), Duration.ofSeconds(30));
       return "";
+    } catch (DeviceNotFoundException e) {
+      return "";
     } catch (BackstoreApiException e) {
-      return e.status() == 404 ? "" : "; removing it again failed too: " + e.getMessage();
+      return "; removing it again failed too: " + e.getMessage();
     }
   }
 
@@ -115,10 +118,9 @@ public final class NbdAttacher implements DeviceAttacher {
   public void detach(long id, Path config, Duration deadline) throws AttachException {
     try {
       client.remove(config.toString(), deadline);
+    } catch (DeviceNotFoundException e) {
+      // removed already: what detach is for
     } catch (BackstoreApiException e) {
-      if (e.status() == 404) {
-        return;
-      }
       throw new AttachException(
           "detach nbd device of snapshot " + id + " (config " + config + "): " + e.getMessage(), e);
     }
