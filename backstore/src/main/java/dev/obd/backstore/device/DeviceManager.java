@@ -1,6 +1,7 @@
 package dev.obd.backstore.device;
 
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.backstore.attach.AttachException;
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.attach.Attachment;
@@ -307,7 +308,7 @@ public final class DeviceManager implements AutoCloseable {
         r.config(),
         r.attachment().device(),
         r.attachment().mode().configName(),
-        d.error().isEmpty() ? "attached" : "broken",
+        d.error().isEmpty() ? DeviceState.ATTACHED : DeviceState.BROKEN,
         d.error(),
         d.image() == null || !d.image().disk.writable(),
         d.image() == null ? 0 : d.image().disk.size(),

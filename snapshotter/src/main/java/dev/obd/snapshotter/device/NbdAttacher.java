@@ -4,6 +4,7 @@ import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.api.DeviceNotFoundException;
+import dev.obd.backstore.api.DeviceState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -65,14 +66,14 @@ public final class NbdAttacher implements DeviceAttacher {
               + e.getMessage(),
           e);
     }
-    if (!"attached".equals(d.state())) {
+    if (d.state() != DeviceState.ATTACHED) {
       throw new AttachException(
           "obd-backstore reports device "
               + d.device()
               + " for "
               + config
               + " as "
-              + d.state()
+              + d.state().wireName()
               + ": "
               + d.error());
     }
@@ -135,9 +136,9 @@ public final class NbdAttacher implements DeviceAttacher {
         if (m.matches()) {
           out.put(
               Long.parseLong(m.group(1)),
-              "attached".equals(d.state())
+              d.state() == DeviceState.ATTACHED
                   ? AttachedDevice.healthy(d.device())
-                  : AttachedDevice.broken(d.device(), d.state() + ": " + d.error()));
+                  : AttachedDevice.broken(d.device(), d.state().wireName() + ": " + d.error()));
         }
       }
       return out;
