@@ -6,11 +6,9 @@ import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.device.DeviceException;
 import dev.obd.backstore.device.DeviceFailures;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -96,32 +94,18 @@ class ControlServerTest {
     return "HTTP/1.1 " + status + " " + json;
   }
 
-  /** "HTTP/1.1 &lt;status&gt; &lt;body&gt;" of one request. */
+  /** "HTTP/1.1 &lt;status&gt; &lt;body&gt;" of one request, as the bytes came. */
   private String call(String method, String path, String body) throws IOException {
-    byte[] payload = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
-    String head =
-        method
-            + " "
-            + path
-            + " HTTP/1.1\r\nHost: obd-backstore\r\nConnection: close\r\nContent-Length: "
-            + payload.length
-            + "\r\n\r\n";
-    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      ch.connect(UnixDomainSocketAddress.of(socket));
-      ByteBuffer out = ByteBuffer.allocate(head.length() + payload.length);
-      out.put(head.getBytes(StandardCharsets.US_ASCII)).put(payload).flip();
-      while (out.hasRemaining()) {
-        ch.write(out);
-      }
-      ByteArrayOutputStream in = new ByteArrayOutputStream();
-      ByteBuffer buf = ByteBuffer.allocate(8192);
-      while (ch.read(buf) >= 0) {
-        buf.flip();
-        in.write(buf.array(), 0, buf.limit());
-        buf.clear();
-      }
-      String resp = in.toString(StandardCharsets.UTF_8);
-      return resp.substring(0, 12) + " " + resp.substring(resp.indexOf("\r\n\r\n") + 4);
+    String content = body == null ? "" : body;
+    String request =
+        String.format(
+            "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+            method, path, content.getBytes(StandardCharsets.UTF_8).length, content);
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      Channels.newOutputStream(ch).write(request.getBytes(StandardCharsets.UTF_8));
+      String answer =
+          new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.UTF_8);
+      return answer.substring(0, 12) + " " + answer.substring(answer.indexOf("\r\n\r\n") + 4);
     }
   }
 
