@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -92,8 +93,9 @@ public final class RegistryClient {
   /**
    * Reads {@code length} bytes at {@code offset}.
    *
-   * @throws RegistryException when the registry refuses (permanent) or stays unreachable past the
-   *     read deadline
+   * @throws BlobNotFoundException when the registry has no such blob
+   * @throws RegistryDeniedException when the registry refuses access
+   * @throws RegistryUnavailableException when it stays unreachable past the read deadline
    */
   public byte[] read(BlobUrl blob, long offset, int length) throws IOException {
     Range r =
@@ -103,7 +105,7 @@ public final class RegistryClient {
             length,
             "read " + length + " bytes at " + offset + " of " + blob.describe());
     if (r.data.length != length) {
-      throw new RegistryException(
+      throw new RegistryUnavailableException(
           "read "
               + length
               + " bytes at "
@@ -113,8 +115,6 @@ public final class RegistryClient {
               + ": registry sent "
               + r.data.length
               + " bytes",
-          false,
-          206,
           null);
     }
     return r.data;
@@ -126,7 +126,7 @@ public final class RegistryClient {
     long deadline = System.nanoTime() + settings.readDeadline().toNanos();
     long backoffMillis = 50;
     List<URI> endpoints = endpoints(blob);
-    RegistryException last = null;
+    RegistryUnavailableException last = null;
     String reason = null;
     while (true) {
       boolean attempted = false;
@@ -154,10 +154,7 @@ public final class RegistryClient {
                   Duration.ofNanos(Math.min(settings.requestTimeout().toNanos(), left)));
           outages.remove(authority);
           return r;
-        } catch (RegistryException e) {
-          if (e.permanent()) {
-            throw e;
-          }
+        } catch (RegistryUnavailableException e) {
           last = e;
           reason = reason(e, what);
           redirects.invalidate(endpoint);
@@ -170,16 +167,13 @@ public final class RegistryClient {
         for (URI endpoint : endpoints) {
           outages.put(endpoint.getRawAuthority(), o);
         }
-        throw new RegistryException(
-            what + ": gave up after " + settings.readDeadline().toMillis() + " ms: " + why,
-            false,
-            last != null ? last.status() : 0,
-            last);
+        throw new RegistryUnavailableException(
+            what + ": gave up after " + settings.readDeadline().toMillis() + " ms: " + why, last);
       }
       if (!attempted) {
         // every endpoint gave up on a read moments ago: fail now instead of waiting out the
         // deadline again (the kernel retries a failed read at once; see Outage)
-        throw new RegistryException(what + ": not tried: " + held, false, 0, last);
+        throw new RegistryUnavailableException(what + ": not tried: " + held, last);
       }
       LOG.fine(what + ": retrying in " + backoffMillis + " ms after: " + reason);
       sleep(Math.min(backoffMillis, TimeUnit.NANOSECONDS.toMillis(deadline - now) + 1));
@@ -188,7 +182,7 @@ public final class RegistryClient {
   }
 
   /** The message of a failed attempt without its "what" prefix, which the caller adds again. */
-  private static String reason(RegistryException e, String what) {
+  private static String reason(RegistryUnavailableException e, String what) {
     String m = e.getMessage();
     return m.startsWith(what + ": ") ? m.substring(what.length() + 2) : m;
   }
@@ -267,8 +261,8 @@ public final class RegistryClient {
       if (status >= 300 && status < 400) {
         Optional<String> location = resp.headers().firstValue("Location");
         if (location.isEmpty()) {
-          throw new RegistryException(
-              what + ": redirect " + status + " without Location", false, status, null);
+          throw new RegistryUnavailableException(
+              what + ": redirect " + status + " without Location", null);
         }
         redirects.put(endpoint, target.resolve(location.get()));
         continue;
@@ -280,38 +274,34 @@ public final class RegistryClient {
       }
       if (status == 401 || status == 403) {
         Optional<Credentials> c = credentials.lookup(blob);
-        throw new RegistryException(
-            what
-                + ": registry answered "
-                + status
-                + " ("
-                + (c.isPresent()
-                    ? "authentication failed for user '" + c.get().username() + "'"
-                    : "no credentials configured for " + blob.host() + "/" + blob.repository())
-                + ")",
-            true,
+        throw RegistryException.answered(
+            RegistryException.Endpoint.BLOB,
+            what,
+            "registry",
             status,
-            null);
+            c.isPresent()
+                ? "authentication failed for user '" + c.get().username() + "'"
+                : "no credentials configured for " + blob.host() + "/" + blob.repository());
       }
       if (status == 404) {
-        throw new RegistryException(
-            what + ": registry answered 404 (no such blob)", true, status, null);
+        throw RegistryException.answered(
+            RegistryException.Endpoint.BLOB, what, "registry", status, "no such blob");
       }
-      throw new RegistryException(
-          what + ": " + target.getRawAuthority() + " answered " + status, false, status, null);
+      throw RegistryException.answered(
+          RegistryException.Endpoint.BLOB, what, target.getRawAuthority(), status, "");
     }
-    throw new RegistryException(what + ": too many redirects", false, 0, null);
+    throw new RegistryUnavailableException(what + ": too many redirects", null);
   }
 
   private Range range(HttpResponse<byte[]> resp, long offset, int length, String what)
-      throws RegistryException {
+      throws RegistryUnavailableException {
     byte[] body = resp.body();
     bytesFetched.add(body.length);
     if (resp.statusCode() == 200) {
       // A server that ignores Range sends the whole blob; take our slice of it.
       if (body.length < offset + length) {
-        throw new RegistryException(
-            what + ": registry ignored the range and sent a short body", false, 200, null);
+        throw new RegistryUnavailableException(
+            what + ": registry ignored the range and sent a short body", null);
       }
       byte[] slice = new byte[length];
       System.arraycopy(body, (int) offset, slice, 0, length);
@@ -327,8 +317,7 @@ public final class RegistryClient {
       total = m.group(3).equals("*") ? -1 : Long.parseLong(m.group(3));
     }
     if (start != offset) {
-      throw new RegistryException(
-          what + ": registry answered range '" + cr + "'", false, 206, null);
+      throw new RegistryUnavailableException(what + ": registry answered range '" + cr + "'", null);
     }
     return new Range(body, total);
   }
@@ -340,7 +329,7 @@ public final class RegistryClient {
    * is cancelled instead, which closes its connection.
    */
   private HttpResponse<byte[]> send(HttpRequest request, String what, URI target, Duration timeout)
-      throws RegistryException {
+      throws RegistryUnavailableException, InterruptedIOException {
     requests.increment();
     CompletableFuture<HttpResponse<byte[]>> answer =
         http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
@@ -348,48 +337,42 @@ public final class RegistryClient {
       return answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       answer.cancel(true);
-      throw new RegistryException(
+      throw new RegistryUnavailableException(
           what
               + ": no complete answer from "
               + target.getRawAuthority()
               + " within "
               + timeout.toMillis()
               + " ms",
-          false,
-          0,
           e);
     } catch (ExecutionException e) {
       Throwable c = e.getCause();
       if (c instanceof HttpTimeoutException) {
-        throw new RegistryException(
+        throw new RegistryUnavailableException(
             what
                 + ": no answer from "
                 + target.getRawAuthority()
                 + " within "
                 + timeout.toMillis()
                 + " ms",
-            false,
-            0,
             c);
       }
       if (c instanceof ConnectException) {
-        throw new RegistryException(
+        throw new RegistryUnavailableException(
             what
                 + ": cannot connect to "
                 + target.getRawAuthority()
                 + " ("
                 + c.getClass().getSimpleName()
                 + ")",
-            false,
-            0,
             c);
       }
-      throw new RegistryException(
-          what + ": request to " + target.getRawAuthority() + " failed: " + c, false, 0, c);
+      throw new RegistryUnavailableException(
+          what + ": request to " + target.getRawAuthority() + " failed: " + c, c);
     } catch (InterruptedException e) {
       answer.cancel(true);
       Thread.currentThread().interrupt();
-      throw new RegistryException(what + ": interrupted", true, 0, e);
+      throw interrupted(what + ": interrupted", e);
     }
   }
 
@@ -401,32 +384,26 @@ public final class RegistryClient {
         AuthChallenge.parse(resp.headers().firstValue("WWW-Authenticate").orElse(null))
             .orElseThrow(
                 () ->
-                    new RegistryException(
-                        what + ": registry answered " + resp.statusCode() + " without a challenge",
-                        true,
-                        resp.statusCode(),
-                        null));
+                    new RegistryDeniedException(
+                        what
+                            + ": registry answered "
+                            + resp.statusCode()
+                            + " without a challenge"));
     if (challenge.isBasic()) {
       return creds
           .orElseThrow(
               () ->
-                  new RegistryException(
+                  new RegistryDeniedException(
                       what
                           + ": registry requires authentication and no credentials are configured for "
                           + blob.host()
                           + "/"
-                          + blob.repository(),
-                      true,
-                      resp.statusCode(),
-                      null))
+                          + blob.repository()))
           .basicHeader();
     }
     if (!challenge.isBearer() || !challenge.params().containsKey("realm")) {
-      throw new RegistryException(
-          what + ": unsupported auth challenge '" + challenge.scheme() + "'",
-          true,
-          resp.statusCode(),
-          null);
+      throw new RegistryDeniedException(
+          what + ": unsupported auth challenge '" + challenge.scheme() + "'");
     }
     String realm = challenge.params().get("realm");
     String service = challenge.params().getOrDefault("service", "");
@@ -448,30 +425,21 @@ public final class RegistryClient {
             what + " (token from " + tokenUri.getRawAuthority() + ")",
             tokenUri,
             timeout);
-    if (tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403) {
-      throw new RegistryException(
-          what
-              + ": token server answered "
-              + tokenResp.statusCode()
-              + " ("
-              + creds
+    if (tokenResp.statusCode() != 200) {
+      throw RegistryException.answered(
+          RegistryException.Endpoint.TOKEN,
+          what,
+          "token server",
+          tokenResp.statusCode(),
+          tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403
+              ? creds
                   .map(c -> "authentication failed for user '" + c.username() + "'")
                   .orElse(
                       "anonymous access refused; no credentials configured for "
                           + blob.host()
                           + "/"
                           + blob.repository())
-              + ")",
-          true,
-          tokenResp.statusCode(),
-          null);
-    }
-    if (tokenResp.statusCode() != 200) {
-      throw new RegistryException(
-          what + ": token server answered " + tokenResp.statusCode(),
-          false,
-          tokenResp.statusCode(),
-          null);
+              : "");
     }
     JsonNode json = JSON.readTree(tokenResp.body());
     String token =
@@ -479,7 +447,7 @@ public final class RegistryClient {
             ? json.get("token").asText()
             : json.path("access_token").asText("");
     if (token.isEmpty()) {
-      throw new RegistryException(what + ": token server sent no token", true, 200, null);
+      throw new RegistryDeniedException(what + ": token server sent no token");
     }
     return "Bearer " + token;
   }
@@ -488,12 +456,19 @@ public final class RegistryClient {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
   }
 
-  private static void sleep(long millis) throws RegistryException {
+  private static void sleep(long millis) throws InterruptedIOException {
     try {
       Thread.sleep(Math.max(1, millis));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new RegistryException("interrupted while waiting to retry", true, 0, e);
+      throw interrupted("interrupted while waiting to retry", e);
     }
+  }
+
+  /** An interrupted read: not the registry's answer, so not a {@link RegistryException}. */
+  private static InterruptedIOException interrupted(String message, InterruptedException cause) {
+    InterruptedIOException e = new InterruptedIOException(message);
+    e.initCause(cause);
+    return e;
   }
 }

@@ -3,24 +3,20 @@ package dev.obd.backstore.api;
 import java.io.IOException;
 
 /**
- * A control API call the daemon refused or could not complete. {@link #status()} is the HTTP
- * status: 400 invalid argument, 404 not found, 409 failed precondition (device in use), 500 the
- * attach failed, 503 the daemon is unreachable.
+ * A control API call the daemon refused or could not complete, one subclass per answer a caller
+ * treats differently. {@link BackstoreClient} makes them in one place from the HTTP status (and
+ * from a connection that failed); the message is the daemon's reason, or what the client could not
+ * do.
  */
-public final class BackstoreApiException extends IOException {
-  private final int status;
+public abstract sealed class BackstoreApiException extends IOException
+    permits InvalidRequestException,
+        DeviceNotFoundException,
+        DeviceInUseException,
+        BackstoreFailedException,
+        BackstoreUnavailableException {
+  private static final long serialVersionUID = 1L;
 
-  public BackstoreApiException(int status, String message) {
-    super(message);
-    this.status = status;
-  }
-
-  public BackstoreApiException(int status, String message, Throwable cause) {
+  BackstoreApiException(String message, Throwable cause) {
     super(message, cause);
-    this.status = status;
-  }
-
-  public int status() {
-    return status;
   }
 }

@@ -51,20 +51,26 @@ public final class BackstoreClient {
   /**
    * Attaches the device of {@code config} (idempotent) and returns it.
    *
-   * @throws BackstoreApiException with the daemon's reason, e.g. "attach device for config
+   * @throws BackstoreFailedException with the daemon's reason, e.g. "attach device for config
    *     /x/config.v1.json: open lowers[0] (...): registry answered 401 (...)"
+   * @throws InvalidRequestException when the daemon cannot read the config
    */
   public DeviceInfo add(Path config, Duration deadline) throws BackstoreApiException {
     String body;
     try {
       body = JSON.writeValueAsString(Map.of("config", config.toAbsolutePath().toString()));
     } catch (IOException e) {
-      throw new BackstoreApiException(400, "encode request", e);
+      throw new InvalidRequestException("encode request", e);
     }
     return decode(call("POST", "/v1/devices", body, deadline), new TypeReference<DeviceInfo>() {});
   }
 
-  /** Removes the device named by its id, block device path or config path. */
+  /**
+   * Removes the device named by its id, block device path or config path.
+   *
+   * @throws DeviceNotFoundException when there is no such device (any more)
+   * @throws DeviceInUseException when it is mounted
+   */
   public void remove(String key, Duration deadline) throws BackstoreApiException {
     call("DELETE", "/v1/devices?key=" + enc(key), null, deadline);
   }
@@ -90,8 +96,10 @@ public final class BackstoreClient {
     try {
       new BackstoreClient(socket).info(Duration.ofSeconds(2));
       return true;
+    } catch (BackstoreUnavailableException e) {
+      return false;
     } catch (BackstoreApiException e) {
-      return e.status() != 503;
+      return true;
     }
   }
 
@@ -103,8 +111,8 @@ public final class BackstoreClient {
     try {
       return JSON.readValue(body, type);
     } catch (IOException e) {
-      throw new BackstoreApiException(
-          500, "unreadable answer from obd-backstore: " + e.getMessage(), e);
+      throw new BackstoreFailedException(
+          "unreadable answer from obd-backstore: " + e.getMessage(), e);
     }
   }
 
@@ -116,16 +124,16 @@ public final class BackstoreClient {
       return f.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       f.cancel(true);
-      throw new BackstoreApiException(503, what + ": no answer within " + deadline, e);
+      throw new BackstoreUnavailableException(what + ": no answer within " + deadline, e);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof BackstoreApiException b) {
         throw b;
       }
-      throw new BackstoreApiException(
-          503, what + ": obd-backstore unreachable: " + e.getCause().getMessage(), e.getCause());
+      throw new BackstoreUnavailableException(
+          what + ": obd-backstore unreachable: " + e.getCause().getMessage(), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new BackstoreApiException(503, what + ": interrupted", e);
+      throw new BackstoreUnavailableException(what + ": interrupted", e);
     }
   }
 
@@ -169,9 +177,26 @@ public final class BackstoreClient {
         } catch (IOException e) {
           // not JSON: use the text as it is
         }
-        throw new BackstoreApiException(status, message);
+        throw refusal(status, message);
       }
       return content;
+    }
+  }
+
+  /**
+   * The one place where an error status of the daemon becomes a typed exception: 400 invalid
+   * request, 404 no such device, 409 device in use, anything else (500) a failure in the daemon.
+   */
+  static BackstoreApiException refusal(int status, String message) {
+    switch (status) {
+      case 400:
+        return new InvalidRequestException(message, null);
+      case 404:
+        return new DeviceNotFoundException(message);
+      case 409:
+        return new DeviceInUseException(message);
+      default:
+        return new BackstoreFailedException(message, null);
     }
   }
 }

@@ -10,8 +10,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param config absolute path of the config.v1.json it was added with
  * @param device the block device to mount, e.g. {@code /dev/nbd3} or {@code /dev/loop7}
  * @param mode "nbd" (kernel nbd) or "fuse" (nbdfuse + loop)
- * @param state "attached", or "broken" when the kernel side could not be reconnected after a
- *     restart (then {@code error} says why; remove and add it again)
+ * @param state {@link DeviceState#ATTACHED}, or {@link DeviceState#BROKEN} when the kernel side
+ *     could not be reconnected after a restart (then {@code error} says why; remove and add it
+ *     again)
  * @param error why the device is broken, else ""
  * @param readOnly whether the device has no writable upper layer
  * @param size the device size in bytes
@@ -23,7 +24,7 @@ public record DeviceInfo(
     @JsonProperty("config") String config,
     @JsonProperty("device") String device,
     @JsonProperty("mode") String mode,
-    @JsonProperty("state") String state,
+    @JsonProperty("state") DeviceState state,
     @JsonProperty("error") String error,
     @JsonProperty("readOnly") boolean readOnly,
     @JsonProperty("size") long size,

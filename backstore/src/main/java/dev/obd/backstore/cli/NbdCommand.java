@@ -76,27 +76,13 @@ public final class NbdCommand implements Callable<Integer> {
       BackstoreConfig.Loaded loaded = BackstoreConfig.load(backstoreConfig);
       BackstoreConfig base = loaded.config();
       BackstoreConfig cfg =
-          new BackstoreConfig(
-              base.socket(),
-              base.stateDir(),
-              base.runDir(),
-              base.attachMode(),
-              blockSize != null ? blockSize : base.blockSize(),
-              base.ioThreads(),
-              base.logLevel(),
-              cacheDir != null
-                  ? new BackstoreConfig.CacheConfig(
-                      cacheDir.toString(),
-                      base.cacheConfig().cacheSizeGB(),
-                      base.cacheConfig().refillSize())
-                  : base.cacheConfig(),
-              base.credentialFilePath(),
-              base.dockerConfigPath(),
-              base.timeouts(),
-              base.mirrors(),
-              base.p2pConfig(),
-              base.download(),
-              base.prefetchConfig());
+          base.toBuilder()
+              .blockSize(blockSize != null ? blockSize : base.blockSize())
+              .cacheConfig(
+                  cacheDir != null
+                      ? base.cacheConfig().withCacheDir(cacheDir.toString())
+                      : base.cacheConfig())
+              .build();
       Logging.configure(cfg.logLevel());
       loaded.warnings().forEach(LOG::warning);
       CountDownLatch stop = new CountDownLatch(1);

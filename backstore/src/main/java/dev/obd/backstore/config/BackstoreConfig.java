@@ -95,8 +95,17 @@ public record BackstoreConfig(
 
   /** All defaults. */
   public static BackstoreConfig defaults() {
-    return new BackstoreConfig(
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+    return builder().build();
+  }
+
+  /** A builder with every key unset, which means its default (the file's absent key). */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this configuration's values, to change some of them. */
+  public Builder toBuilder() {
+    return new Builder(this);
   }
 
   /** As {@link #load}, without the warnings. */
@@ -277,6 +286,11 @@ public record BackstoreConfig(
     public long cacheSizeBytes() {
       return (long) (cacheSizeGB * (1L << 30));
     }
+
+    /** This cache in directory {@code dir}. */
+    public CacheConfig withCacheDir(String dir) {
+      return new CacheConfig(dir, cacheSizeGB, refillSize);
+    }
   }
 
   /** Deadlines; every wait of the daemon has one. */
@@ -331,6 +345,148 @@ public record BackstoreConfig(
       if (concurrency < 1 || concurrency > 256) {
         throw new IllegalArgumentException("prefetchConfig.concurrency must be 1..256");
       }
+    }
+  }
+
+  /**
+   * Builds a {@link BackstoreConfig} key by key. A key left unset (or set to {@code null}) takes
+   * its default, which the record's constructor alone knows, as for a key absent from the file;
+   * {@link #build} validates as reading a file does. Not thread-safe.
+   */
+  public static final class Builder {
+    private String socket;
+    private String stateDir;
+    private String runDir;
+    private String attachMode;
+    private Integer blockSize;
+    private Integer ioThreads;
+    private String logLevel;
+    private CacheConfig cacheConfig;
+    private String credentialFilePath;
+    private String dockerConfigPath;
+    private Timeouts timeouts;
+    private List<Mirror> mirrors;
+    private P2pConfig p2pConfig;
+    private DownloadConfig download;
+    private PrefetchConfig prefetchConfig;
+
+    private Builder() {}
+
+    private Builder(BackstoreConfig c) {
+      socket = c.socket;
+      stateDir = c.stateDir;
+      runDir = c.runDir;
+      attachMode = c.attachMode;
+      blockSize = c.blockSize;
+      ioThreads = c.ioThreads;
+      logLevel = c.logLevel;
+      cacheConfig = c.cacheConfig;
+      credentialFilePath = c.credentialFilePath;
+      dockerConfigPath = c.dockerConfigPath;
+      timeouts = c.timeouts;
+      mirrors = c.mirrors;
+      p2pConfig = c.p2pConfig;
+      download = c.download;
+      prefetchConfig = c.prefetchConfig;
+    }
+
+    public Builder socket(String value) {
+      socket = value;
+      return this;
+    }
+
+    public Builder stateDir(String value) {
+      stateDir = value;
+      return this;
+    }
+
+    public Builder runDir(String value) {
+      runDir = value;
+      return this;
+    }
+
+    public Builder attachMode(String value) {
+      attachMode = value;
+      return this;
+    }
+
+    public Builder blockSize(Integer value) {
+      blockSize = value;
+      return this;
+    }
+
+    public Builder ioThreads(Integer value) {
+      ioThreads = value;
+      return this;
+    }
+
+    public Builder logLevel(String value) {
+      logLevel = value;
+      return this;
+    }
+
+    public Builder cacheConfig(CacheConfig value) {
+      cacheConfig = value;
+      return this;
+    }
+
+    public Builder credentialFilePath(String value) {
+      credentialFilePath = value;
+      return this;
+    }
+
+    public Builder dockerConfigPath(String value) {
+      dockerConfigPath = value;
+      return this;
+    }
+
+    public Builder timeouts(Timeouts value) {
+      timeouts = value;
+      return this;
+    }
+
+    public Builder mirrors(List<Mirror> value) {
+      mirrors = value;
+      return this;
+    }
+
+    public Builder p2pConfig(P2pConfig value) {
+      p2pConfig = value;
+      return this;
+    }
+
+    public Builder download(DownloadConfig value) {
+      download = value;
+      return this;
+    }
+
+    public Builder prefetchConfig(PrefetchConfig value) {
+      prefetchConfig = value;
+      return this;
+    }
+
+    /**
+     * The configuration.
+     *
+     * @throws IllegalArgumentException naming the first key with a bad value
+     */
+    public BackstoreConfig build() {
+      return new BackstoreConfig(
+          socket,
+          stateDir,
+          runDir,
+          attachMode,
+          blockSize,
+          ioThreads,
+          logLevel,
+          cacheConfig,
+          credentialFilePath,
+          dockerConfigPath,
+          timeouts,
+          mirrors,
+          p2pConfig,
+          download,
+          prefetchConfig);
     }
   }
 }

@@ -2,10 +2,14 @@ package dev.obd.backstore.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.device.BadDeviceConfigException;
+import dev.obd.backstore.device.DeviceBusyException;
+import dev.obd.backstore.device.DeviceException;
+import dev.obd.backstore.device.DeviceFailedException;
+import dev.obd.backstore.device.NoSuchDeviceException;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -54,8 +58,12 @@ import java.util.logging.Logger;
  * errors: {"error": "..."} with 400, 404, 409, 500
  * </pre>
  *
- * Requests run on a small worker pool, never on the event loop: adding a device may take as long as
- * its attach deadline. The creator owns it; {@link #close} stops it and removes the socket.
+ * <p>This is the one place where failures become HTTP statuses: a malformed request or a bad config
+ * 400, no such device or endpoint 404, a device in use 409, a failed add or remove 500 (see {@link
+ * #statusOf}); anything else is a bug, logged, and 500.
+ *
+ * <p>Requests run on a small worker pool, never on the event loop: adding a device may take as long
+ * as its attach deadline. The creator owns it; {@link #close} stops it and removes the socket.
  */
 public final class ControlServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(ControlServer.class.getName());
@@ -63,11 +71,11 @@ public final class ControlServer implements AutoCloseable {
 
   /** What the API serves; implemented by the daemon. */
   public interface Backend {
-    DeviceInfo add(Path config) throws BackstoreApiException;
+    DeviceInfo add(Path config) throws DeviceException;
 
-    void remove(String key) throws BackstoreApiException;
+    void remove(String key) throws DeviceException;
 
-    DeviceInfo get(String key) throws BackstoreApiException;
+    DeviceInfo get(String key) throws DeviceException;
 
     java.util.List<DeviceInfo> list();
 
@@ -147,6 +155,23 @@ public final class ControlServer implements AutoCloseable {
     }
   }
 
+  /** The HTTP status of a device operation's failure. */
+  static HttpResponseStatus statusOf(DeviceException e) {
+    if (e instanceof BadDeviceConfigException) {
+      return HttpResponseStatus.BAD_REQUEST;
+    }
+    if (e instanceof NoSuchDeviceException) {
+      return HttpResponseStatus.NOT_FOUND;
+    }
+    if (e instanceof DeviceBusyException) {
+      return HttpResponseStatus.CONFLICT;
+    }
+    if (e instanceof DeviceFailedException) {
+      return HttpResponseStatus.INTERNAL_SERVER_ERROR;
+    }
+    throw new IllegalArgumentException("no status for " + e.getClass().getName());
+  }
+
   private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final Backend backend;
     private final ExecutorService workers;
@@ -169,8 +194,8 @@ public final class ControlServer implements AutoCloseable {
       FullHttpResponse resp;
       try {
         resp = route(method, uri, body);
-      } catch (BackstoreApiException e) {
-        resp = json(HttpResponseStatus.valueOf(e.status()), Map.of("error", e.getMessage()));
+      } catch (DeviceException e) {
+        resp = error(statusOf(e), e.getMessage());
       } catch (RuntimeException | IOException e) {
         LOG.log(Level.WARNING, "control API " + method + " " + uri.path() + " failed", e);
         resp =
@@ -199,11 +224,12 @@ public final class ControlServer implements AutoCloseable {
           try {
             n = JSON.readTree(body);
           } catch (IOException e) {
-            throw new BackstoreApiException(400, "add device: request body is not JSON");
+            return error(HttpResponseStatus.BAD_REQUEST, "add device: request body is not JSON");
           }
           String config = n == null ? "" : n.path("config").asText("");
           if (config.isEmpty() || !Path.of(config).isAbsolute()) {
-            throw new BackstoreApiException(400, "add device: \"config\" must be an absolute path");
+            return error(
+                HttpResponseStatus.BAD_REQUEST, "add device: \"config\" must be an absolute path");
           }
           return json(HttpResponseStatus.OK, backend.add(Path.of(config)));
         }
@@ -222,7 +248,11 @@ public final class ControlServer implements AutoCloseable {
           return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
         }
       }
-      throw new BackstoreApiException(404, "no such endpoint: " + method + " " + path);
+      return error(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + method + " " + path);
+    }
+
+    private static FullHttpResponse error(HttpResponseStatus status, String message) {
+      return json(status, Map.of("error", message));
     }
 
     private static FullHttpResponse json(HttpResponseStatus status, Object value) {

@@ -1,6 +1,5 @@
 package dev.obd.backstore.daemon;
 
-import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.attach.AttachMode;
@@ -11,6 +10,7 @@ import dev.obd.backstore.attach.KernelNbdAttacher;
 import dev.obd.backstore.config.BackstoreConfig;
 import dev.obd.backstore.control.ControlServer;
 import dev.obd.backstore.device.DataPlane;
+import dev.obd.backstore.device.DeviceException;
 import dev.obd.backstore.device.DeviceManager;
 import dev.obd.daemonsupport.Signals;
 import dev.obd.daemonsupport.SystemdNotifier;
@@ -88,17 +88,17 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
   }
 
   @Override
-  public DeviceInfo add(Path config) throws BackstoreApiException {
+  public DeviceInfo add(Path config) throws DeviceException {
     return devices.add(config);
   }
 
   @Override
-  public void remove(String key) throws BackstoreApiException {
+  public void remove(String key) throws DeviceException {
     devices.remove(key);
   }
 
   @Override
-  public DeviceInfo get(String key) throws BackstoreApiException {
+  public DeviceInfo get(String key) throws DeviceException {
     return devices.get(key);
   }
 

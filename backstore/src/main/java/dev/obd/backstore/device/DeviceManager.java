@@ -1,7 +1,7 @@
 package dev.obd.backstore.device;
 
-import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.backstore.attach.AttachException;
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.attach.Attachment;
@@ -90,9 +90,10 @@ public final class DeviceManager implements AutoCloseable {
    * Attaches the image of {@code configPath}; returns the existing device if it is attached
    * already. Writes the config's resultFile either way.
    *
-   * @throws BackstoreApiException 400 for a bad config, 500 when opening or attaching fails
+   * @throws BadDeviceConfigException when the config cannot be read or is invalid
+   * @throws DeviceFailedException when opening, serving or attaching the image fails
    */
-  public DeviceInfo add(Path configPath) throws BackstoreApiException {
+  public DeviceInfo add(Path configPath) throws DeviceException {
     Path config = configPath.toAbsolutePath().normalize();
     String id = idFor(config);
     synchronized (locks.computeIfAbsent(id, k -> new Object())) {
@@ -105,7 +106,7 @@ public final class DeviceManager implements AutoCloseable {
       try {
         cfg = ImageConfigJson.read(config);
       } catch (IOException e) {
-        throw new BackstoreApiException(400, what + ": " + e.getMessage(), e);
+        throw new BadDeviceConfigException(what + ": " + e.getMessage(), e);
       }
       long end = System.nanoTime() + attachDeadline.toNanos();
       OpenedImage image = null;
@@ -137,8 +138,7 @@ public final class DeviceManager implements AutoCloseable {
         String reason = e.getMessage() != null ? e.getMessage() : e.toString();
         ResultFile.failed(cfg.resultFile(), reason);
         LOG.log(Level.WARNING, what + " failed: " + reason, LOG.isLoggable(Level.FINE) ? e : null);
-        throw new BackstoreApiException(
-            500, reason.startsWith(what) ? reason : what + ": " + reason, e);
+        throw new DeviceFailedException(reason.startsWith(what) ? reason : what + ": " + reason, e);
       }
     }
   }
@@ -183,24 +183,26 @@ public final class DeviceManager implements AutoCloseable {
    * Detaches and forgets the device named by {@code key}: its id, its block device path, or its
    * config path.
    *
-   * @throws BackstoreApiException 404 when no device matches, 409 when it is in use, 500 on a
-   *     failed detach
+   * @throws NoSuchDeviceException when no device matches
+   * @throws DeviceBusyException when the kernel reports the device in use
+   * @throws DeviceFailedException when detaching fails otherwise
    */
-  public void remove(String key) throws BackstoreApiException {
+  public void remove(String key) throws DeviceException {
     Device d = find(key);
     String id = d.record().id();
     synchronized (locks.computeIfAbsent(id, k -> new Object())) {
       d = devices.get(id);
       if (d == null) {
-        throw new BackstoreApiException(404, "remove device " + key + ": no such device");
+        throw new NoSuchDeviceException("remove device " + key + ": no such device");
       }
       Attachment a = d.record().attachment();
       try {
         attacher.detach(a, attachDeadline);
       } catch (AttachException e) {
-        int status = e.getMessage().contains("in use") ? 409 : 500;
-        throw new BackstoreApiException(
-            status, "remove device " + a.device() + ": " + e.getMessage(), e);
+        String message = "remove device " + a.device() + ": " + e.getMessage();
+        throw e.getMessage().contains("in use")
+            ? new DeviceBusyException(message, e)
+            : new DeviceFailedException(message, e);
       }
       devices.remove(id);
       closeQuietly(d.server(), d.image());
@@ -213,7 +215,7 @@ public final class DeviceManager implements AutoCloseable {
     }
   }
 
-  private Device find(String key) throws BackstoreApiException {
+  private Device find(String key) throws NoSuchDeviceException {
     for (Device d : devices.values()) {
       DeviceRecord r = d.record();
       if (r.id().equals(key) || r.attachment().device().equals(key) || r.config().equals(key)) {
@@ -224,10 +226,13 @@ public final class DeviceManager implements AutoCloseable {
     if (byConfig != null) {
       return byConfig;
     }
-    throw new BackstoreApiException(404, "no device for '" + key + "' (id, device or config path)");
+    throw new NoSuchDeviceException("no device for '" + key + "' (id, device or config path)");
   }
 
-  public DeviceInfo get(String key) throws BackstoreApiException {
+  /**
+   * @throws NoSuchDeviceException when no device matches
+   */
+  public DeviceInfo get(String key) throws NoSuchDeviceException {
     return info(find(key));
   }
 
@@ -303,7 +308,7 @@ public final class DeviceManager implements AutoCloseable {
         r.config(),
         r.attachment().device(),
         r.attachment().mode().configName(),
-        d.error().isEmpty() ? "attached" : "broken",
+        d.error().isEmpty() ? DeviceState.ATTACHED : DeviceState.BROKEN,
         d.error(),
         d.image() == null || !d.image().disk.writable(),
         d.image() == null ? 0 : d.image().disk.size(),

@@ -28,6 +28,21 @@ class BackstoreConfigTest {
   }
 
   @Test
+  void aBuilderChangesOnlyTheKeysItSetsAndValidatesAsTheFileDoes() {
+    BackstoreConfig c =
+        BackstoreConfig.defaults().toBuilder().blockSize(512).ioThreads(null).build();
+    assertThat(c.blockSize()).isEqualTo(512);
+    assertThat(c.ioThreads()).as("unset means the default").isEqualTo(32);
+    assertThat(c.toBuilder().build()).isEqualTo(c);
+    assertThat(BackstoreConfig.builder().build()).isEqualTo(BackstoreConfig.defaults());
+    assertThat(c.cacheConfig().withCacheDir("/c").cacheDir()).isEqualTo("/c");
+    assertThat(c.cacheConfig().withCacheDir("/c").refillSize()).isEqualTo(262144);
+    assertThatThrownBy(() -> BackstoreConfig.builder().attachMode("tcmu").build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("attachMode");
+  }
+
+  @Test
   void badValuesAreRejectedWithTheFileNamed() throws Exception {
     Path f = dir.resolve("b.json");
     Files.writeString(f, "{\"cacheConfig\":{\"refillSize\":1000}}");

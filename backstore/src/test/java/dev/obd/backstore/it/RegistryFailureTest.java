@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.backstore.daemon.BackstoreDaemon;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Mounts;
@@ -128,7 +129,7 @@ class RegistryFailureTest {
                     .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8))
                 + "\"}}}");
         DeviceInfo d = client.add(config, Duration.ofSeconds(30));
-        assertThat(d.state()).isEqualTo("attached");
+        assertThat(d.state()).isEqualTo(DeviceState.ATTACHED);
         assertThat(Files.readString(dir.resolve("snap/init-debug.log"))).isEqualTo("success");
         client.remove(d.device(), Duration.ofSeconds(30));
       } finally {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.backstore.daemon.BackstoreDaemon;
 import dev.obd.backstore.it.FaultyProxy.Fault;
 import dev.obd.backstore.it.FaultyProxy.Kind;
@@ -479,7 +480,7 @@ class RegistryFaultsTest {
     void assertSameDeviceAndMount() throws Exception {
       DeviceInfo now = client.get(device.id(), Duration.ofSeconds(5));
       assertThat(now.device()).isEqualTo(device.device());
-      assertThat(now.state()).isEqualTo("attached");
+      assertThat(now.state()).isEqualTo(DeviceState.ATTACHED);
       assertThat(mountSourceOf(mnt)).isEqualTo(mountSource);
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.Mounts;
 import dev.obd.testsupport.Requirements;
@@ -63,12 +64,12 @@ class RestartTest {
 
       second = DaemonProcess.start(daemonDir, daemonConfig, "daemon-2.log");
       DeviceInfo idleAfter = client.get(idle.device(), Duration.ofSeconds(5));
-      assertThat(idleAfter.state()).as(idleAfter.error()).isEqualTo("attached");
+      assertThat(idleAfter.state()).as(idleAfter.error()).isEqualTo(DeviceState.ATTACHED);
       assertThat(Fixture.sha256Prefix(Path.of(idle.device()), 16L << 20))
           .isEqualTo(Fixture.sha256(img.ext4()));
 
       DeviceInfo mountedAfter = client.get(mounted.device(), Duration.ofSeconds(5));
-      assertThat(mountedAfter.state()).isEqualTo("broken");
+      assertThat(mountedAfter.state()).isEqualTo(DeviceState.BROKEN);
       assertThat(mountedAfter.error()).contains("unmount it, remove the device and add it again");
 
       mounts.unmount(mnt);

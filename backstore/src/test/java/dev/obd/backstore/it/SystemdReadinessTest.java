@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceState;
 import dev.obd.testsupport.ChildProcess;
 import dev.obd.testsupport.Requirements;
 import java.io.IOException;
@@ -68,7 +69,7 @@ class SystemdReadinessTest {
             .satisfies(
                 d -> {
                   assertThat(d.device()).isEqualTo(added.device());
-                  assertThat(d.state()).isEqualTo("attached");
+                  assertThat(d.state()).isEqualTo(DeviceState.ATTACHED);
                 });
         client.remove(added.device(), Duration.ofSeconds(30));
         second.signal("TERM");

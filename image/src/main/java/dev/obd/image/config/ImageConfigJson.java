@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.obd.configfile.BoundedJsonFile;
+import dev.obd.image.ImageFormatException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,13 +30,17 @@ public final class ImageConfigJson {
   /**
    * Reads a config file: a regular file of at most {@link BoundedJsonFile#MAX_BYTES} bytes, as
    * every JSON file an operator or a tool writes.
+   *
+   * @throws ImageFormatException when it is not JSON or a known key has a bad value, naming the
+   *     file and the key
+   * @throws IOException when it cannot be read
    */
   public static ImageConfig read(Path file) throws IOException {
     byte[] bytes = BoundedJsonFile.read(file);
     try {
       return parse(new String(bytes, StandardCharsets.UTF_8));
     } catch (IllegalArgumentException e) {
-      throw new IOException("read image config " + file + ": " + e.getMessage(), e);
+      throw new ImageFormatException("read image config " + file + ": " + e.getMessage(), e);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.obd.image.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.obd.image.ImageFormatException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -96,6 +97,27 @@ class ImageConfigJsonTest {
         .hasMessageContaining("lowers[0]")
         .hasMessageContaining("digest");
     assertThatThrownBy(() -> ImageConfigJson.parse("[1]")).hasMessageContaining("object");
+  }
+
+  @Test
+  void aConfigFileThatIsNotValidIsAFormatErrorNamingTheFileAndTheKey(@TempDir Path dir)
+      throws Exception {
+    Path f = dir.resolve("config.v1.json");
+    Files.writeString(f, "{\"lowers\":[{\"size\":\"big\"}]}");
+    assertThatThrownBy(() -> ImageConfigJson.read(f))
+        .isInstanceOf(ImageFormatException.class)
+        .hasMessage("read image config " + f + ": lowers[0].size: expected an integer");
+    Files.writeString(f, "{\"lowers\":");
+    assertThatThrownBy(() -> ImageConfigJson.read(f))
+        .isInstanceOf(ImageFormatException.class)
+        .hasMessageStartingWith("read image config " + f + ": not valid JSON");
+  }
+
+  @Test
+  void aFileThatCannotBeReadIsNoFormatError(@TempDir Path dir) {
+    assertThatThrownBy(() -> ImageConfigJson.read(dir.resolve("missing.json")))
+        .isInstanceOf(java.io.IOException.class)
+        .isNotInstanceOf(ImageFormatException.class);
   }
 
   @Test

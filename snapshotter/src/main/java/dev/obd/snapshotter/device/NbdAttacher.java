@@ -3,6 +3,8 @@ package dev.obd.snapshotter.device;
 import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.DeviceNotFoundException;
+import dev.obd.backstore.api.DeviceState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -64,14 +66,14 @@ public final class NbdAttacher implements DeviceAttacher {
               + e.getMessage(),
           e);
     }
-    if (!"attached".equals(d.state())) {
+    if (d.state() != DeviceState.ATTACHED) {
       throw new AttachException(
           "obd-backstore reports device "
               + d.device()
               + " for "
               + config
               + " as "
-              + d.state()
+              + d.state().wireName()
               + ": "
               + d.error());
     }
@@ -106,8 +108,10 @@ public final class NbdAttacher implements DeviceAttacher {
     try {
       client.remove(config.toString(), Duration.ofSeconds(30));
       return "";
+    } catch (DeviceNotFoundException e) {
+      return "";
     } catch (BackstoreApiException e) {
-      return e.status() == 404 ? "" : "; removing it again failed too: " + e.getMessage();
+      return "; removing it again failed too: " + e.getMessage();
     }
   }
 
@@ -115,10 +119,9 @@ public final class NbdAttacher implements DeviceAttacher {
   public void detach(long id, Path config, Duration deadline) throws AttachException {
     try {
       client.remove(config.toString(), deadline);
+    } catch (DeviceNotFoundException e) {
+      // removed already: what detach is for
     } catch (BackstoreApiException e) {
-      if (e.status() == 404) {
-        return;
-      }
       throw new AttachException(
           "detach nbd device of snapshot " + id + " (config " + config + "): " + e.getMessage(), e);
     }
@@ -133,9 +136,9 @@ public final class NbdAttacher implements DeviceAttacher {
         if (m.matches()) {
           out.put(
               Long.parseLong(m.group(1)),
-              "attached".equals(d.state())
+              d.state() == DeviceState.ATTACHED
                   ? AttachedDevice.healthy(d.device())
-                  : AttachedDevice.broken(d.device(), d.state() + ": " + d.error()));
+                  : AttachedDevice.broken(d.device(), d.state().wireName() + ": " + d.error()));
         }
       }
       return out;

@@ -1,5 +1,6 @@
 package dev.obd.snapshotter.overlay;
 
+import dev.obd.image.ImageFormatException;
 import dev.obd.image.config.ImageConfig;
 import dev.obd.image.config.ImageConfigJson;
 import dev.obd.image.config.LowerConfig;
@@ -164,8 +165,10 @@ final class BlockLayers {
   ImageConfig remoteConfig(Optional<SnapshotRecord> parent, RemoteLayer layer, long id) {
     String host = layer.image().host();
     boolean insecure = mirrors.stream().anyMatch(m -> m.host().equals(host) && m.insecure());
-    List<LowerConfig> lowers = new ArrayList<>(parentLowers(parent));
-    lowers.add(LowerConfig.remote(layer.blobDigest(), layer.blobSize(), layout.fs(id).toString()));
+    List<LowerConfig> lowers =
+        lowersWith(
+            parent,
+            LowerConfig.remote(layer.blobDigest(), layer.blobSize(), layout.fs(id).toString()));
     return ImageConfig.of(
         layer.image().blobUrl(insecure), lowers, layout.resultFile(id).toString());
   }
@@ -175,22 +178,44 @@ final class BlockLayers {
    * lowers plus this layer's directory, where the backstore finds the layer file.
    */
   ImageConfig localConfig(Optional<SnapshotRecord> parent, long id) {
-    List<LowerConfig> lowers = new ArrayList<>(parentLowers(parent));
-    lowers.add(LowerConfig.ofDir(layout.fs(id).toString()));
+    List<LowerConfig> lowers = lowersWith(parent, LowerConfig.ofDir(layout.fs(id).toString()));
     String blobUrl = parent.map(p -> readConfig(p.id()).repoBlobUrl()).orElse("");
     return ImageConfig.of(blobUrl, lowers, layout.resultFile(id).toString());
   }
 
-  private List<LowerConfig> parentLowers(Optional<SnapshotRecord> parent) {
-    if (parent.isEmpty() || !parent.get().storageType().isBlock()) {
-      return List.of();
+  /**
+   * The parent's lowers and {@code top} above them.
+   *
+   * @throws FailedPreconditionException when the parent stacks as many layers as overlaybd can
+   */
+  private List<LowerConfig> lowersWith(Optional<SnapshotRecord> parent, LowerConfig top) {
+    List<LowerConfig> lowers = new ArrayList<>();
+    if (parent.isPresent() && parent.get().storageType().isBlock()) {
+      lowers.addAll(readConfig(parent.get().id()).lowers());
     }
-    return readConfig(parent.get().id()).lowers();
+    if (lowers.size() >= ImageConfig.MAX_LOWERS) {
+      throw new FailedPreconditionException(
+          "parent snapshot "
+              + parent.get().key()
+              + " stacks "
+              + lowers.size()
+              + " block layers, as many as overlaybd can: no layer can go on top");
+    }
+    lowers.add(top);
+    return lowers;
   }
 
+  /**
+   * The config.v1.json of block layer {@code id}.
+   *
+   * @throws FailedPreconditionException when the file is not a valid config (the snapshot's files
+   *     are damaged: the request was fine, the state is not)
+   */
   ImageConfig readConfig(long id) {
     try {
       return ImageConfigJson.read(layout.config(id));
+    } catch (ImageFormatException e) {
+      throw new FailedPreconditionException("snapshot " + id + ": " + e.getMessage(), e);
     } catch (IOException e) {
       throw new UncheckedIOException("read " + layout.config(id), e);
     }

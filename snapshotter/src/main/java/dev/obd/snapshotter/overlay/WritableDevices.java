@@ -1,6 +1,7 @@
 package dev.obd.snapshotter.overlay;
 
 import dev.obd.image.FileByteSource;
+import dev.obd.image.ImageFormatException;
 import dev.obd.image.LayerFiles;
 import dev.obd.image.config.ImageConfig;
 import dev.obd.image.config.LowerConfig;
@@ -255,7 +256,8 @@ final class WritableDevices {
    * the writable layer and moves it to {@code fs/overlaybd.sealed}, as upstream's {@code
    * overlaybd-commit --seal} and rename do. Safe to repeat after a crash in between.
    *
-   * @throws FailedPreconditionException while its filesystem is still mounted by someone
+   * @throws FailedPreconditionException while its filesystem is still mounted by someone, or when
+   *     its layer files are damaged
    * @throws UnavailableException when its device cannot be detached (nothing is sealed then)
    */
   void seal(SnapshotRecord r) {
@@ -289,6 +291,9 @@ final class WritableDevices {
                       + sealed);
             }
             Files.deleteIfExists(index);
+          } catch (ImageFormatException e) {
+            throw new FailedPreconditionException(
+                "seal the writable layer of " + r.key() + ": " + e.getMessage(), e);
           } catch (IOException e) {
             throw new UncheckedIOException("seal the writable layer of " + r.key(), e);
           }

@@ -79,6 +79,11 @@ final class InProcessSnapshots implements BeforeEachCallback, AfterEachCallback 
     channel = InProcessChannelBuilder.forName(name).build();
   }
 
+  /** The snapshotter's root directory (its database and {@code snapshots/}). */
+  Path snapshotterRoot() {
+    return root.resolve("root");
+  }
+
   ManagedChannel channel() {
     return channel;
   }

@@ -3,6 +3,7 @@ package dev.obd.snapshotter.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.obd.image.config.ImageConfig;
 import dev.obd.proto.containerd.snapshots.v1.CommitSnapshotRequest;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.proto.containerd.snapshots.v1.MountsRequest;
@@ -18,7 +19,11 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -175,6 +180,45 @@ class SnapshotsServiceErrorCodesTest {
         Status.Code.NOT_FOUND,
         "container",
         () -> stub.stat(StatSnapshotRequest.newBuilder().setKey("container").build()));
+  }
+
+  @Test
+  void aLayerWhoseConfigIsDamagedAnswersFailedPreconditionNamingTheBadKey() throws Exception {
+    answers(
+        Status.Code.ALREADY_EXISTS, CHAIN, () -> prepare("extract-1 " + CHAIN, "", remoteLayer()));
+    Path config;
+    try (Stream<Path> found = Files.walk(served.snapshotterRoot().resolve("snapshots"))) {
+      config = found.filter(p -> p.endsWith("block/config.v1.json")).findFirst().orElseThrow();
+    }
+    Files.writeString(config, "{\"lowers\":[{\"size\":\"big\"}]}");
+    String next = "sha256:" + "e".repeat(64);
+    Map<String, String> above = new HashMap<>(remoteLayer());
+    above.put(Labels.SNAPSHOT_REF, next);
+    answers(
+        Status.Code.FAILED_PRECONDITION,
+        "read image config " + config + ": lowers[0].size: expected an integer",
+        () -> prepare("extract-2 " + next, CHAIN, above));
+  }
+
+  @Test
+  void aLayerAboveAsManyAsOverlaybdStacksAnswersFailedPrecondition() {
+    String parent = "";
+    for (int i = 0; i < ImageConfig.MAX_LOWERS; i++) {
+      String chain = String.format("sha256:%064x", i + 1);
+      Map<String, String> labels = new HashMap<>(remoteLayer());
+      labels.put(Labels.SNAPSHOT_REF, chain);
+      String below = parent;
+      answers(Status.Code.ALREADY_EXISTS, chain, () -> prepare("extract " + chain, below, labels));
+      parent = chain;
+    }
+    String top = String.format("sha256:%064x", ImageConfig.MAX_LOWERS + 1);
+    Map<String, String> labels = new HashMap<>(remoteLayer());
+    labels.put(Labels.SNAPSHOT_REF, top);
+    String below = parent;
+    answers(
+        Status.Code.FAILED_PRECONDITION,
+        "stacks 255 block layers, as many as overlaybd can",
+        () -> prepare("extract " + top, below, labels));
   }
 
   @Test

@@ -1,0 +1,140 @@
+package dev.obd.backstore.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.obd.backstore.api.DaemonInfo;
+import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.device.DeviceException;
+import dev.obd.backstore.device.DeviceFailures;
+import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The control API's error answers on the wire: each failure of the device core becomes the status
+ * and body clients have always received. A backend double stands in for the daemon (no root).
+ */
+class ControlServerTest {
+  @TempDir Path dir;
+  private ControlServer server;
+  private Path socket;
+
+  /** Fails every device call with the exception the test's device core raises. */
+  private final Backend backend = new Backend();
+
+  @BeforeEach
+  void start() throws IOException {
+    socket = dir.resolve("backstore.sock");
+    server = ControlServer.start(socket, backend);
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  @Test
+  void aConfigThatCannotBeReadIsABadRequest() throws Exception {
+    backend.failure = DeviceFailures.badConfig("attach device for config /x/config.v1.json: bad");
+    assertThat(call("POST", "/v1/devices", "{\"config\":\"/x/config.v1.json\"}"))
+        .isEqualTo(answer(400, "{\"error\":\"attach device for config /x/config.v1.json: bad\"}"));
+  }
+
+  @Test
+  void anUnknownDeviceIsNotFound() throws Exception {
+    backend.failure = DeviceFailures.noSuchDevice("no device for 'd1' (id, device or config path)");
+    assertThat(call("GET", "/v1/devices?key=d1", null))
+        .isEqualTo(answer(404, "{\"error\":\"no device for 'd1' (id, device or config path)\"}"));
+    assertThat(call("DELETE", "/v1/devices/d1", null)).startsWith("HTTP/1.1 404 ");
+  }
+
+  @Test
+  void aDeviceInUseIsAConflict() throws Exception {
+    backend.failure = DeviceFailures.busy("remove device /dev/nbd0: the device is in use");
+    assertThat(call("DELETE", "/v1/devices?key=d1", null))
+        .isEqualTo(answer(409, "{\"error\":\"remove device /dev/nbd0: the device is in use\"}"));
+  }
+
+  @Test
+  void aFailedAttachIsAnInternalErrorWithTheReason() throws Exception {
+    backend.failure = DeviceFailures.failed("attach device for config /x: registry answered 401");
+    assertThat(call("POST", "/v1/devices", "{\"config\":\"/x\"}"))
+        .isEqualTo(
+            answer(500, "{\"error\":\"attach device for config /x: registry answered 401\"}"));
+  }
+
+  @Test
+  void malformedRequestsAreRefusedByTheServerItself() throws Exception {
+    assertThat(call("POST", "/v1/devices", "not json"))
+        .isEqualTo(answer(400, "{\"error\":\"add device: request body is not JSON\"}"));
+    assertThat(call("POST", "/v1/devices", "{\"config\":\"relative\"}"))
+        .isEqualTo(
+            answer(400, "{\"error\":\"add device: \\\"config\\\" must be an absolute path\"}"));
+    assertThat(call("PUT", "/v1/nothing", null))
+        .isEqualTo(answer(404, "{\"error\":\"no such endpoint: PUT /v1/nothing\"}"));
+  }
+
+  @Test
+  void everyKindOfDeviceFailureHasItsStatus() {
+    assertThat(ControlServer.statusOf(DeviceFailures.badConfig("x")).code()).isEqualTo(400);
+    assertThat(ControlServer.statusOf(DeviceFailures.noSuchDevice("x")).code()).isEqualTo(404);
+    assertThat(ControlServer.statusOf(DeviceFailures.busy("x")).code()).isEqualTo(409);
+    assertThat(ControlServer.statusOf(DeviceFailures.failed("x")).code()).isEqualTo(500);
+  }
+
+  private static String answer(int status, String json) {
+    return "HTTP/1.1 " + status + " " + json;
+  }
+
+  /** "HTTP/1.1 &lt;status&gt; &lt;body&gt;" of one request, as the bytes came. */
+  private String call(String method, String path, String body) throws IOException {
+    String content = body == null ? "" : body;
+    String request =
+        String.format(
+            "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+            method, path, content.getBytes(StandardCharsets.UTF_8).length, content);
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      Channels.newOutputStream(ch).write(request.getBytes(StandardCharsets.UTF_8));
+      String answer =
+          new String(Channels.newInputStream(ch).readAllBytes(), StandardCharsets.UTF_8);
+      return answer.substring(0, 12) + " " + answer.substring(answer.indexOf("\r\n\r\n") + 4);
+    }
+  }
+
+  private static final class Backend implements ControlServer.Backend {
+    volatile DeviceException failure;
+
+    @Override
+    public DeviceInfo add(Path config) throws DeviceException {
+      throw failure;
+    }
+
+    @Override
+    public void remove(String key) throws DeviceException {
+      throw failure;
+    }
+
+    @Override
+    public DeviceInfo get(String key) throws DeviceException {
+      throw failure;
+    }
+
+    @Override
+    public List<DeviceInfo> list() {
+      return List.of();
+    }
+
+    @Override
+    public DaemonInfo info() {
+      return new DaemonInfo("nbd", 0, 0, 0, 0, 0, 0, 0, 0);
+    }
+  }
+}
