@@ -1,6 +1,7 @@
 package dev.obd.backstore;
 
 import static com.tngtech.archunit.base.DescribedPredicate.not;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.assignableTo;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAPackage;
 import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
@@ -10,6 +11,7 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
+import dev.obd.backstore.device.DeviceException;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -59,9 +61,21 @@ class ArchitectureTest {
   }
 
   @Test
-  void theControlServerKnowsOnlyTheApiTypes() {
-    usesNoBackstorePackageBut("dev.obd.backstore.control..", "dev.obd.backstore.api..")
-        .because("it reaches the devices only through ControlServer.Backend, which the daemon is")
+  void theControlServerKnowsOnlyTheApiTypesAndTheDeviceErrors() {
+    noClasses()
+        .that()
+        .resideInAPackage("dev.obd.backstore.control..")
+        .should()
+        .dependOnClassesThat(
+            resideInAPackage("dev.obd.backstore..")
+                .and(
+                    not(
+                        resideInAnyPackage(
+                            "dev.obd.backstore.control..", "dev.obd.backstore.api..")))
+                .and(not(assignableTo(DeviceException.class))))
+        .because(
+            "it reaches the devices only through ControlServer.Backend, which the daemon is, and"
+                + " maps the device core's exceptions to HTTP statuses")
         .check(CLASSES);
   }
 
