@@ -3,7 +3,7 @@ package dev.obd.backstore.attach;
 import java.io.IOException;
 
 /** An attach or detach step failed; the message says which step and why. */
-public final class AttachException extends IOException {
+public class AttachException extends IOException {
   public AttachException(String message) {
     super(message);
   }

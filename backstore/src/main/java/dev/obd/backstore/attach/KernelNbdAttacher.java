@@ -114,7 +114,7 @@ public final class KernelNbdAttacher implements Attacher {
       return;
     }
     if (LoopDevices.inUse(a.device())) {
-      throw new AttachException("detach " + a.device() + ": the device is in use (mounted?)");
+      throw new DeviceInUseException(a.device());
     }
     try (GenericNetlink nl = new GenericNetlink(timeoutSeconds(deadline))) {
       nl.exchange(
