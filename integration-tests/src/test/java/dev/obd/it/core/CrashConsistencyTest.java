@@ -21,6 +21,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -64,6 +65,8 @@ class CrashConsistencyTest {
 
   private final Map<String, Expect> model = new HashMap<>();
   private final AtomicInteger keys = new AtomicInteger();
+  private final Set<String> busy = new HashSet<>();
+  private final ThreadLocal<List<String>> claimed = ThreadLocal.withInitial(ArrayList::new);
 
   @Test
   void killNineAtRandomInstantsLosesNothingAcknowledgedAndLeavesNoOrphans() throws Exception {
@@ -124,6 +127,8 @@ class CrashConsistencyTest {
           return; // the daemon is gone: whatever was in flight stays uncertain
         }
         throw e;
+      } finally {
+        releaseClaims();
       }
     }
   }
@@ -139,6 +144,7 @@ class CrashConsistencyTest {
   private void prepareFillCommit(SnapshotsClient client, Random rnd) {
     String parent = pick(rnd, Kind.COMMITTED, true);
     String active = "a" + keys.incrementAndGet();
+    claim(active); // until it is committed: no other worker removes it in between
     Map<String, String> labels = Map.of("round-label", Integer.toString(rnd.nextInt(1000)));
     set(active, Expect.UNCERTAIN);
     List<Mount> mounts;
@@ -247,12 +253,31 @@ class CrashConsistencyTest {
             .filter(e -> e.getValue().state() == Expect.State.PRESENT)
             .filter(e -> kind == null || e.getValue().kind() == kind)
             .map(Map.Entry::getKey)
+            .filter(k -> !busy.contains(k))
             .sorted()
             .toList();
     if (candidates.isEmpty() || (allowNone && rnd.nextInt(3) == 0)) {
       return allowNone ? "" : null;
     }
-    return candidates.get(rnd.nextInt(candidates.size()));
+    String key = candidates.get(rnd.nextInt(candidates.size()));
+    claim(key);
+    return key;
+  }
+
+  /**
+   * Reserves {@code key} for this worker's operation: no other worker picks it (as a parent, to
+   * remove or to relabel) until the operation ends, so that every answer is one the model can
+   * predict. Without it, one worker removing a parent another is preparing on made the Prepare
+   * answer NOT_FOUND, which the model could not tell from lost data.
+   */
+  private synchronized void claim(String key) {
+    busy.add(key);
+    claimed.get().add(key);
+  }
+
+  private synchronized void releaseClaims() {
+    claimed.get().forEach(busy::remove);
+    claimed.get().clear();
   }
 
   private void settle(String key, StatusRuntimeException e) {
