@@ -302,10 +302,15 @@ public final class RegistryClient {
       if (redirected == null) {
         auth = authorization.getIfPresent(scopeKey);
         AuthChallenge known = auth == null ? challenges.getIfPresent(scopeKey) : null;
-        if (known != null) {
+        if (known != null && known.isBearer()) {
           // the token expired (expires_in): a new one now, not a refused request first
-          auth = authenticate(blob, known, what, timeout);
-          authorization.put(scopeKey, auth);
+          try {
+            auth = authenticate(blob, known, what, timeout);
+            authorization.put(scopeKey, auth);
+          } catch (RegistryDeniedException e) {
+            // perhaps the registry no longer wants auth at all: let its answer tell
+            challenges.invalidate(scopeKey);
+          }
         }
       }
       if (auth != null) {
