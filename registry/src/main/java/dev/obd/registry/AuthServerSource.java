@@ -3,8 +3,6 @@ package dev.obd.registry;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import dev.obd.configfile.BoundedJsonFile;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -57,26 +55,7 @@ public final class AuthServerSource implements CredentialSource {
   private final Duration timeout;
   private final Transport transport;
   private final Cache<String, Answer> answers =
-      Caffeine.newBuilder()
-          .maximumSize(MAX_ENTRIES)
-          .expireAfter(
-              new Expiry<String, Answer>() {
-                @Override
-                public long expireAfterCreate(String key, Answer a, long now) {
-                  return (a.credentials().isEmpty() ? REFUSED_TTL : FOUND_TTL).toNanos();
-                }
-
-                @Override
-                public long expireAfterUpdate(String key, Answer a, long now, long current) {
-                  return expireAfterCreate(key, a, now);
-                }
-
-                @Override
-                public long expireAfterRead(String key, Answer a, long now, long current) {
-                  return current;
-                }
-              })
-          .build();
+      ExpiringCache.build(MAX_ENTRIES, a -> a.credentials().isEmpty() ? REFUSED_TTL : FOUND_TTL);
 
   private record Answer(Optional<Credentials> credentials) {}
 

@@ -3,8 +3,6 @@ package dev.obd.registry;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import dev.obd.configfile.BoundedJsonFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -44,27 +42,7 @@ final class CredentialHelpers {
 
   private final String searchPath;
   private final Duration deadline;
-  private final Cache<String, Answer> answers =
-      Caffeine.newBuilder()
-          .maximumSize(1_000)
-          .expireAfter(
-              new Expiry<String, Answer>() {
-                @Override
-                public long expireAfterCreate(String key, Answer a, long now) {
-                  return a.ttl().toNanos();
-                }
-
-                @Override
-                public long expireAfterUpdate(String key, Answer a, long now, long current) {
-                  return a.ttl().toNanos();
-                }
-
-                @Override
-                public long expireAfterRead(String key, Answer a, long now, long current) {
-                  return current;
-                }
-              })
-          .build();
+  private final Cache<String, Answer> answers = ExpiringCache.build(1_000, Answer::ttl);
 
   /**
    * @param searchPath directories to find {@code docker-credential-<name>} in, {@code :}-separated

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -58,26 +57,7 @@ public final class RegistryClient {
    * changed credentials apply).
    */
   private final Cache<String, Authorization> authorization =
-      Caffeine.newBuilder()
-          .maximumSize(10_000)
-          .expireAfter(
-              new Expiry<String, Authorization>() {
-                @Override
-                public long expireAfterCreate(String key, Authorization a, long now) {
-                  return a.ttl().toNanos();
-                }
-
-                @Override
-                public long expireAfterUpdate(String key, Authorization a, long now, long current) {
-                  return a.ttl().toNanos();
-                }
-
-                @Override
-                public long expireAfterRead(String key, Authorization a, long now, long current) {
-                  return current;
-                }
-              })
-          .build();
+      ExpiringCache.build(10_000, Authorization::ttl);
 
   /**
    * The last challenge per host/repository, so that once its authorization expires a new one is

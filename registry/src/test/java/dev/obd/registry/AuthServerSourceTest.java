@@ -28,9 +28,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import org.junit.jupiter.api.AfterEach;
@@ -49,20 +46,7 @@ class AuthServerSourceTest {
 
   @TempDir Path dir;
   private final List<AutoCloseable> servers = new ArrayList<>();
-  private final List<String> logLines = Collections.synchronizedList(new ArrayList<>());
-  private final Handler capture =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          logLines.add(r.getMessage());
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+  private LogLines logLines;
 
   /** What the auth server answers and the remote URLs it was asked for. */
   private final AtomicReference<String> answer = new AtomicReference<>();
@@ -72,7 +56,7 @@ class AuthServerSourceTest {
 
   @BeforeEach
   void logs() {
-    Logger.getLogger("dev.obd.registry").addHandler(capture);
+    logLines = LogLines.capture("dev.obd.registry");
     answer.set(
         "{\"traceId\":\"t-1\",\"success\":true,\"data\":{\"auths\":{"
             + "\"other.io\":{\"username\":\"x\",\"password\":\"x\"},"
@@ -83,11 +67,11 @@ class AuthServerSourceTest {
 
   @AfterEach
   void stop() throws Exception {
-    Logger.getLogger("dev.obd.registry").removeHandler(capture);
+    logLines.close();
     for (AutoCloseable s : servers) {
       s.close();
     }
-    assertThat(logLines).noneMatch(l -> l.contains(PASSWORD));
+    assertThat(logLines.lines()).noneMatch(l -> l.contains(PASSWORD));
   }
 
   private static BlobUrl blob(String repo) {
@@ -136,7 +120,8 @@ class AuthServerSourceTest {
     assertThat(s.lookup(blob("team/app"))).isEmpty();
     assertThat(s.lookup(blob("team/app"))).isEmpty();
     assertThat(asked).hasSize(1);
-    assertThat(logLines).anyMatch(l -> l.contains("refused (success is not true, traceId t-2)"));
+    assertThat(logLines.lines())
+        .anyMatch(l -> l.contains("refused (success is not true, traceId t-2)"));
 
     status.set(503);
     assertThatThrownBy(() -> s.lookup(blob("team/other")))
@@ -380,17 +365,7 @@ class AuthServerSourceTest {
                 dir.resolve("cred.json"),
                 dir.resolve("config.json"))
             .open();
-    RegistryClient client =
-        new RegistryClient(
-            new RegistrySettings(
-                dir.resolve("cred.json"),
-                dir.resolve("config.json"),
-                Duration.ofSeconds(2),
-                Duration.ofSeconds(2),
-                Duration.ofSeconds(5),
-                List.of(),
-                ""),
-            source);
+    RegistryClient client = TokenRefreshTest.client(dir, source);
     BlobUrl b = BlobUrl.of("http://" + host + "/v2/team/app/blobs", DIGEST);
     assertThat(client.read(b, 2, 4)).isEqualTo("2345".getBytes(StandardCharsets.US_ASCII));
     assertThat(asked).containsExactly("/v1/credentials " + b.uri());

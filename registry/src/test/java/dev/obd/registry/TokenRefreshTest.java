@@ -20,9 +20,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -49,25 +46,11 @@ class TokenRefreshTest {
   private volatile boolean anonymous;
   private final Map<String, Long> tokens = new ConcurrentHashMap<>();
   private final List<String> grants = Collections.synchronizedList(new ArrayList<>());
-  private final List<String> logLines = Collections.synchronizedList(new ArrayList<>());
-  private final Handler capture =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          logLines.add(r.getMessage());
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+  private LogLines logLines;
 
   @BeforeEach
   void start() throws IOException {
-    Logger.getLogger("dev.obd.registry").addHandler(capture);
-    Logger.getLogger("dev.obd.registry").setLevel(java.util.logging.Level.ALL);
+    logLines = LogLines.capture("dev.obd.registry");
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.createContext("/token", this::token);
     server.createContext("/v2/", this::blob);
@@ -77,9 +60,8 @@ class TokenRefreshTest {
   @AfterEach
   void stop() {
     server.stop(0);
-    Logger.getLogger("dev.obd.registry").removeHandler(capture);
-    Logger.getLogger("dev.obd.registry").setLevel(null);
-    assertThat(logLines).noneMatch(l -> l.contains(PASSWORD) || l.contains("tok-"));
+    logLines.close();
+    assertThat(logLines.lines()).noneMatch(l -> l.contains(PASSWORD) || l.contains("tok-"));
   }
 
   private void token(HttpExchange ex) throws IOException {
@@ -139,6 +121,11 @@ class TokenRefreshTest {
   }
 
   private RegistryClient client(CredentialSource source) {
+    return client(dir, source);
+  }
+
+  /** A client with short timeouts, credentials from {@code source}, no mirrors. */
+  static RegistryClient client(Path dir, CredentialSource source) {
     return new RegistryClient(
         new RegistrySettings(
             dir.resolve("cred.json"),

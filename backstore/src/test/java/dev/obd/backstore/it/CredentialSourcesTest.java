@@ -35,22 +35,37 @@ class CredentialSourcesTest {
   private static final String PASSWORD = "src-Pa55-hidden";
 
   @TempDir Path dir;
+  private TestImages.Built img;
 
-  @Test
-  void anAuthServerInHttpModeGivesTheCredentialsForTheBlobUrl() throws Exception {
+  /** Checks the requirements, builds the image and returns alice's htpasswd file. */
+  private Path prepare() throws Exception {
     Requirements.requireRoot();
     Requirements.requireCommand("nbdfuse");
     Requirements.requireCommand("htpasswd");
-    TestImages.Built img = TestImages.build(dir.resolve("img"), 1, 1 << 20, 16L << 20);
+    img = TestImages.build(dir.resolve("img"), 1, 1 << 20, 16L << 20);
     Path htpasswd = dir.resolve("htpasswd");
     Mounts.run(List.of("htpasswd", "-cbB", htpasswd.toString(), "alice", PASSWORD), null);
+    return htpasswd;
+  }
+
+  private void push(RegistryProcess registry) throws Exception {
+    String basic =
+        "Basic "
+            + Base64.getEncoder()
+                .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+    TestImages.push(registry.url(), "priv/img", img.blob(), img.digest(), basic);
+  }
+
+  @Test
+  void anAuthServerInHttpModeGivesTheCredentialsForTheBlobUrl() throws Exception {
+    Path htpasswd = prepare();
     Path daemonDir = dir.resolve("d");
     List<String> asked = Collections.synchronizedList(new ArrayList<>());
     HttpServer authServer = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     try (RegistryProcess registry =
             new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start();
         Mounts mounts = new Mounts()) {
-      TestImages.push(registry.url(), "priv/img", img.blob(), img.digest(), basic());
+      push(registry);
       authServer.createContext(
           "/auth",
           ex -> {
@@ -69,7 +84,7 @@ class CredentialSourcesTest {
             ex.close();
           });
       authServer.start();
-      Path config = imageConfig(registry, img);
+      Path config = imageConfig(registry);
       BackstoreDaemon daemon =
           BackstoreDaemon.start(
               Fixture.readConfig(
@@ -103,19 +118,14 @@ class CredentialSourcesTest {
 
   @Test
   void aCredentialHelperOnTheDaemonsPathGivesTheCredentials() throws Exception {
-    Requirements.requireRoot();
-    Requirements.requireCommand("nbdfuse");
-    Requirements.requireCommand("htpasswd");
-    TestImages.Built img = TestImages.build(dir.resolve("img"), 1, 1 << 20, 16L << 20);
-    Path htpasswd = dir.resolve("htpasswd");
-    Mounts.run(List.of("htpasswd", "-cbB", htpasswd.toString(), "alice", PASSWORD), null);
+    Path htpasswd = prepare();
     Path daemonDir = dir.resolve("d");
     Path bin = Files.createDirectories(dir.resolve("bin"));
     Path asked = dir.resolve("helper-asked");
     try (RegistryProcess registry =
             new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start();
         Mounts mounts = new Mounts()) {
-      TestImages.push(registry.url(), "priv/img", img.blob(), img.digest(), basic());
+      push(registry);
       Path helper = bin.resolve("docker-credential-obdtest");
       Files.writeString(
           helper,
@@ -133,7 +143,7 @@ class CredentialSourcesTest {
       Files.writeString(
           daemonDir.resolve("docker-config.json"),
           "{\"auths\":{},\"credHelpers\":{\"" + registry.url().getAuthority() + "\":\"obdtest\"}}");
-      Path config = imageConfig(registry, img);
+      Path config = imageConfig(registry);
       try (ChildProcess daemon =
           DaemonProcess.launch(
               daemonDir,
@@ -162,18 +172,12 @@ class CredentialSourcesTest {
     }
   }
 
-  private Path imageConfig(RegistryProcess registry, TestImages.Built img) throws Exception {
+  private Path imageConfig(RegistryProcess registry) throws Exception {
     return Fixture.imageConfig(
         dir.resolve("snap/config.v1.json"),
         Map.of(
             "repoBlobUrl", registry.url() + "/v2/priv/img/blobs",
             "lowers", List.of(Map.of("digest", img.digest(), "size", img.blobSize())),
             "upper", Map.of()));
-  }
-
-  private static String basic() {
-    return "Basic "
-        + Base64.getEncoder()
-            .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
   }
 }
