@@ -5,13 +5,33 @@ import java.util.Base64;
 import java.util.Objects;
 
 /**
- * A registry user name and secret. {@link #toString} never shows the secret, so a record that ends
- * up in a log or an exception message leaks nothing.
+ * A registry user name and secret, or an identity token (docker's {@code <token>} user name: the
+ * secret is an OAuth2 refresh token for the registry's token server, not a password). {@link
+ * #toString} and {@link #describe} never show the secret, so a record that ends up in a log or an
+ * exception message leaks nothing.
  */
 public record Credentials(String username, String password) {
   public Credentials {
     Objects.requireNonNull(username);
     Objects.requireNonNull(password);
+  }
+
+  /** The user name docker's credential helpers and config.json give an identity token. */
+  static final String IDENTITY_TOKEN_USER = "<token>";
+
+  /** An identity token (a refresh token for the token server). */
+  static Credentials identityToken(String token) {
+    return new Credentials(IDENTITY_TOKEN_USER, token);
+  }
+
+  /** Whether the secret is an identity token rather than a password. */
+  boolean isIdentityToken() {
+    return username.equals(IDENTITY_TOKEN_USER);
+  }
+
+  /** For messages: {@code user 'alice'} or {@code an identity token}; never the secret. */
+  String describe() {
+    return isIdentityToken() ? "an identity token" : "user '" + username + "'";
   }
 
   /** Parses upstream's {@code auth} field, base64("user:pass"). */
@@ -33,6 +53,8 @@ public record Credentials(String username, String password) {
 
   @Override
   public String toString() {
-    return "Credentials[username=" + username + ", password=<hidden>]";
+    return isIdentityToken()
+        ? "Credentials[identity token <hidden>]"
+        : "Credentials[username=" + username + ", password=<hidden>]";
   }
 }

@@ -44,16 +44,44 @@ public final class RegistryClient {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final RegistrySettings settings;
-  private final CredentialStore credentials;
+  private final CredentialSource credentials;
   private final HttpClient http;
 
   /** Resolved redirect targets per blob URL (without auth), kept 5 minutes as upstream does. */
   private final Cache<URI, URI> redirects =
       Caffeine.newBuilder().expireAfterWrite(300, TimeUnit.SECONDS).maximumSize(10_000).build();
 
-  /** Authorization header value per host/repository. */
-  private final Cache<String, String> authorization =
-      Caffeine.newBuilder().expireAfterWrite(60, TimeUnit.SECONDS).maximumSize(10_000).build();
+  /**
+   * Authorization per host/repository, each kept as long as it is good: a bearer token until
+   * shortly before the token server's {@code expires_in}, Basic credentials a minute (so that
+   * changed credentials apply).
+   */
+  private final Cache<String, Authorization> authorization =
+      ExpiringCache.build(10_000, Authorization::ttl);
+
+  /**
+   * The last challenge per host/repository, so that once its authorization expires a new one is
+   * fetched before the next request instead of after a 401.
+   */
+  private final Cache<String, AuthChallenge> challenges =
+      Caffeine.newBuilder().expireAfterWrite(1, TimeUnit.HOURS).maximumSize(10_000).build();
+
+  /** How long Basic credentials, and a token without {@code expires_in}, are used unasked. */
+  static final Duration DEFAULT_AUTH_TTL = Duration.ofSeconds(60);
+
+  /** The longest a token is used, whatever its {@code expires_in}. */
+  static final Duration MAX_AUTH_TTL = Duration.ofHours(1);
+
+  /**
+   * An Authorization header value, whose credentials it came from (for messages: "user 'alice'",
+   * never a secret), and how long to use it.
+   */
+  private record Authorization(String header, Optional<Credentials> from, Duration ttl) {
+    @Override
+    public String toString() {
+      return "Authorization[<hidden>]";
+    }
+  }
 
   /** Endpoints (host:port) on which a read recently gave up, by authority. */
   private final Map<String, Outage> outages = new ConcurrentHashMap<>();
@@ -61,7 +89,7 @@ public final class RegistryClient {
   private final LongAdder bytesFetched = new LongAdder();
   private final LongAdder requests = new LongAdder();
 
-  public RegistryClient(RegistrySettings settings, CredentialStore credentials) {
+  public RegistryClient(RegistrySettings settings, CredentialSource credentials) {
     this.settings = settings;
     this.credentials = credentials;
     this.http =
@@ -241,6 +269,7 @@ public final class RegistryClient {
       throws IOException {
     String scopeKey = endpoint.getRawAuthority() + "/" + blob.repository();
     boolean authRetried = false;
+    boolean redirectRetried = false;
     for (int hop = 0; hop < 6; hop++) {
       URI redirected = redirects.getIfPresent(endpoint);
       URI target = redirected != null ? redirected : endpoint;
@@ -249,9 +278,23 @@ public final class RegistryClient {
               .timeout(timeout)
               .header("Range", "bytes=" + offset + "-" + (offset + length - 1))
               .GET();
-      String auth = redirected == null ? authorization.getIfPresent(scopeKey) : null;
+      Authorization auth = null;
+      if (redirected == null) {
+        auth = authorization.getIfPresent(scopeKey);
+        AuthChallenge known = auth == null ? challenges.getIfPresent(scopeKey) : null;
+        if (known != null && known.isBearer()) {
+          // the token expired (expires_in): a new one now, not a refused request first
+          try {
+            auth = authenticate(blob, known, what, timeout);
+            authorization.put(scopeKey, auth);
+          } catch (RegistryDeniedException e) {
+            // perhaps the registry no longer wants auth at all: let its answer tell
+            challenges.invalidate(scopeKey);
+          }
+        }
+      }
       if (auth != null) {
-        rb.header("Authorization", auth);
+        rb.header("Authorization", auth.header());
       }
       HttpResponse<byte[]> resp = send(rb.build(), what, target, timeout);
       int status = resp.statusCode();
@@ -267,20 +310,29 @@ public final class RegistryClient {
         redirects.put(endpoint, target.resolve(location.get()));
         continue;
       }
+      if ((status == 401 || status == 403) && redirected != null && !redirectRetried) {
+        // a signed redirect target that expired: ask the registry for a new one
+        redirectRetried = true;
+        redirects.invalidate(endpoint);
+        continue;
+      }
       if ((status == 401 || status == 403) && redirected == null && !authRetried) {
+        // no authorization yet, or the cached token expired or was revoked: authenticate once
         authRetried = true;
-        authorization.put(scopeKey, authenticate(blob, resp, what, timeout));
+        AuthChallenge challenge = challenge(resp, what);
+        challenges.put(scopeKey, challenge);
+        authorization.put(scopeKey, authenticate(blob, challenge, what, timeout));
         continue;
       }
       if (status == 401 || status == 403) {
-        Optional<Credentials> c = credentials.lookup(blob);
+        Optional<Credentials> c = auth != null ? auth.from() : credentials.lookup(blob);
         throw RegistryException.answered(
             RegistryException.Endpoint.BLOB,
             what,
             "registry",
             status,
             c.isPresent()
-                ? "authentication failed for user '" + c.get().username() + "'"
+                ? "authentication failed for " + c.get().describe()
                 : "no credentials configured for " + blob.host() + "/" + blob.repository());
       }
       if (status == 404) {
@@ -376,30 +428,35 @@ public final class RegistryClient {
     }
   }
 
-  /** Answers a 401/403 challenge; returns the Authorization header value to use. */
-  private String authenticate(
-      BlobUrl blob, HttpResponse<byte[]> resp, String what, Duration timeout) throws IOException {
+  /** The challenge of a 401/403 answer. */
+  private static AuthChallenge challenge(HttpResponse<byte[]> resp, String what)
+      throws RegistryDeniedException {
+    return AuthChallenge.parse(resp.headers().firstValue("WWW-Authenticate").orElse(null))
+        .orElseThrow(
+            () ->
+                new RegistryDeniedException(
+                    what + ": registry answered " + resp.statusCode() + " without a challenge"));
+  }
+
+  /** Answers a challenge; returns the authorization to use. */
+  private Authorization authenticate(
+      BlobUrl blob, AuthChallenge challenge, String what, Duration timeout) throws IOException {
     Optional<Credentials> creds = credentials.lookup(blob);
-    AuthChallenge challenge =
-        AuthChallenge.parse(resp.headers().firstValue("WWW-Authenticate").orElse(null))
-            .orElseThrow(
-                () ->
-                    new RegistryDeniedException(
-                        what
-                            + ": registry answered "
-                            + resp.statusCode()
-                            + " without a challenge"));
     if (challenge.isBasic()) {
-      return creds
-          .orElseThrow(
+      Credentials c =
+          creds.orElseThrow(
               () ->
                   new RegistryDeniedException(
                       what
                           + ": registry requires authentication and no credentials are configured for "
                           + blob.host()
                           + "/"
-                          + blob.repository()))
-          .basicHeader();
+                          + blob.repository()));
+      if (c.isIdentityToken()) {
+        throw new RegistryDeniedException(
+            what + ": registry asks for Basic auth, which an identity token cannot answer");
+      }
+      return new Authorization(c.basicHeader(), creds, DEFAULT_AUTH_TTL);
     }
     if (!challenge.isBearer() || !challenge.params().containsKey("realm")) {
       throw new RegistryDeniedException(
@@ -417,8 +474,23 @@ public final class RegistryClient {
                 + enc(service)
                 + "&scope="
                 + enc(scope));
-    HttpRequest.Builder tb = HttpRequest.newBuilder(tokenUri).timeout(timeout).GET();
-    creds.ifPresent(c -> tb.header("Authorization", c.basicHeader()));
+    HttpRequest.Builder tb = HttpRequest.newBuilder(tokenUri).timeout(timeout);
+    if (creds.isPresent() && creds.get().isIdentityToken()) {
+      // docker's OAuth2 refresh-token grant: the identity token buys an access token
+      tb.uri(URI.create(realm))
+          .header("Content-Type", "application/x-www-form-urlencoded")
+          .POST(
+              HttpRequest.BodyPublishers.ofString(
+                  "grant_type=refresh_token&client_id=obd-backstore&service="
+                      + enc(service)
+                      + "&scope="
+                      + enc(scope)
+                      + "&refresh_token="
+                      + enc(creds.get().password())));
+    } else {
+      tb.GET();
+      creds.ifPresent(c -> tb.header("Authorization", c.basicHeader()));
+    }
     HttpResponse<byte[]> tokenResp =
         send(
             tb.build(),
@@ -433,7 +505,7 @@ public final class RegistryClient {
           tokenResp.statusCode(),
           tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403
               ? creds
-                  .map(c -> "authentication failed for user '" + c.username() + "'")
+                  .map(c -> "authentication failed for " + c.describe())
                   .orElse(
                       "anonymous access refused; no credentials configured for "
                           + blob.host()
@@ -441,7 +513,13 @@ public final class RegistryClient {
                           + blob.repository())
               : "");
     }
-    JsonNode json = JSON.readTree(tokenResp.body());
+    JsonNode json;
+    try {
+      json = JSON.readTree(tokenResp.body());
+    } catch (IOException e) {
+      // never the body: it holds a token when it is almost right
+      throw new RegistryUnavailableException(what + ": token server's answer is not JSON", null);
+    }
     String token =
         json.hasNonNull("token")
             ? json.get("token").asText()
@@ -449,7 +527,21 @@ public final class RegistryClient {
     if (token.isEmpty()) {
       throw new RegistryDeniedException(what + ": token server sent no token");
     }
-    return "Bearer " + token;
+    return new Authorization("Bearer " + token, creds, tokenLifetime(json.path("expires_in")));
+  }
+
+  /**
+   * How long to use a token the token server says lasts {@code expiresIn} seconds: until a fifth of
+   * that (at most 10 s) before it ends, so a read is not sent with a token about to expire; 60 s
+   * when the server does not say (the token spec's default), at most {@link #MAX_AUTH_TTL}.
+   */
+  static Duration tokenLifetime(JsonNode expiresIn) {
+    if (!expiresIn.isNumber() || expiresIn.asDouble() <= 0) {
+      return DEFAULT_AUTH_TTL;
+    }
+    long millis = (long) (expiresIn.asDouble() * 1000);
+    long margin = Math.min(10_000, millis / 5);
+    return Duration.ofMillis(Math.min(millis - margin, MAX_AUTH_TTL.toMillis()));
   }
 
   private static String enc(String s) {

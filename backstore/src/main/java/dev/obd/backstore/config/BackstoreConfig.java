@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import dev.obd.configfile.BoundedJsonFile;
 import dev.obd.configfile.UnknownKeys;
 import dev.obd.daemonsupport.Logging;
+import dev.obd.registry.CredentialSettings;
 import dev.obd.registry.RegistrySettings;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
@@ -27,10 +28,11 @@ import java.util.List;
 /**
  * The daemon's configuration file ({@code /etc/obd/backstore.json}), parsed and validated once at
  * start. Keys follow upstream's {@code overlaybd.json} where the meaning is the same ({@code
- * cacheConfig}, {@code credentialFilePath}, {@code p2pConfig}, {@code download}, {@code
- * prefetchConfig}); the rest are ours. Every key is optional; see {@link #describeKeys()}. As in
- * obd-snapshotter, a key this daemon does not know is a warning (it may belong to a newer version)
- * and a known key with a bad value, a log level among them, is an error naming the file.
+ * cacheConfig}, {@code credentialFilePath}, {@code credentialConfig}, {@code p2pConfig}, {@code
+ * download}, {@code prefetchConfig}); the rest are ours. Every key is optional; see {@link
+ * #describeKeys()}. As in obd-snapshotter, a key this daemon does not know is a warning (it may
+ * belong to a newer version) and a known key with a bad value, a log level among them, is an error
+ * naming the file.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record BackstoreConfig(
@@ -44,6 +46,7 @@ public record BackstoreConfig(
     @JsonProperty("cacheConfig") CacheConfig cacheConfig,
     @JsonProperty("credentialFilePath") String credentialFilePath,
     @JsonProperty("dockerConfigPath") String dockerConfigPath,
+    @JsonProperty("credentialConfig") CredentialConfig credentialConfig,
     @JsonProperty("timeouts") Timeouts timeouts,
     @JsonProperty("mirrors") List<Mirror> mirrors,
     @JsonProperty("p2pConfig") P2pConfig p2pConfig,
@@ -77,6 +80,10 @@ public record BackstoreConfig(
     cacheConfig = cacheConfig == null ? new CacheConfig(null, null, null) : cacheConfig;
     credentialFilePath = or(credentialFilePath, "/opt/overlaybd/cred.json");
     dockerConfigPath = or(dockerConfigPath, "/root/.docker/config.json");
+    credentialConfig =
+        credentialConfig == null
+            ? new CredentialConfig(null, null, null, null, null, null)
+            : credentialConfig;
     timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
     mirrors = mirrors == null ? List.of() : List.copyOf(mirrors);
     p2pConfig = p2pConfig == null ? new P2pConfig(false, null) : p2pConfig;
@@ -231,6 +238,27 @@ public record BackstoreConfig(
         p2pConfig.enable() ? p2pConfig.address() : "");
   }
 
+  /**
+   * Where registry credentials come from: {@code credentialConfig}, or with its mode {@code ""} the
+   * legacy {@code credentialFilePath}; then {@code dockerConfigPath}.
+   */
+  public CredentialSettings credentialSettings() {
+    CredentialConfig c = credentialConfig;
+    return new CredentialSettings(
+        CredentialSettings.Mode.parse(c.mode()),
+        c.path(),
+        Duration.ofMillis((long) (c.timeout() * 1000)),
+        pathOrNull(c.clientCertPath()),
+        pathOrNull(c.clientKeyPath()),
+        pathOrNull(c.serverCaPath()),
+        Path.of(credentialFilePath),
+        Path.of(dockerConfigPath));
+  }
+
+  private static Path pathOrNull(String p) {
+    return p.isEmpty() ? null : Path.of(p);
+  }
+
   /** The text of {@code --help} that documents every key. */
   public static String describeKeys() {
     return String.join(
@@ -247,7 +275,14 @@ public record BackstoreConfig(
         "                      persistent cache of registry ranges, LRU-evicted beyond cacheSizeGB",
         "  credentialFilePath  upstream cred.json {\"auths\":{host[/repo]:{auth|username,password}}}",
         "                      [/opt/overlaybd/cred.json]",
-        "  dockerConfigPath    docker config.json, used after cred.json [/root/.docker/config.json]",
+        "  credentialConfig    {mode, path, timeout [1] (seconds), client_cert_path, client_key_path,",
+        "                       server_ca_path}: upstream's credential source. mode \"\" [default]:",
+        "                       credentialFilePath; file: the cred.json at path; http/https: GET",
+        "                       path?remote_url=<blob url> of an auth server (https: client cert and",
+        "                       key for mutual TLS, server_ca_path the CAs to trust); uds: the same",
+        "                       as http://localhost/auth?remote_url=... on unix socket path",
+        "  dockerConfigPath    docker config.json, used after the above: auths, credHelpers and",
+        "                      credsStore (docker-credential-<name> get) [/root/.docker/config.json]",
         "  timeouts            {connectMs [5000], requestMs [30000] (one HTTP attempt),",
         "                       readDeadlineMs [60000] (a read retries until then, then fails with EIO),",
         "                       attachMs [60000] (add device), deadConnectionSec [3600] (kernel nbd waits",
@@ -337,6 +372,43 @@ public record BackstoreConfig(
     }
   }
 
+  /**
+   * Upstream's {@code credentialConfig}, with its keys. Values are checked here ({@link
+   * CredentialSettings} says what each mode needs); certificate files are read at start.
+   */
+  @JsonIgnoreProperties(ignoreUnknown = false)
+  public record CredentialConfig(
+      @JsonProperty("mode") String mode,
+      @JsonProperty("path") String path,
+      @JsonProperty("timeout") Double timeout,
+      @JsonProperty("client_cert_path") String clientCertPath,
+      @JsonProperty("client_key_path") String clientKeyPath,
+      @JsonProperty("server_ca_path") String serverCaPath) {
+    public CredentialConfig {
+      mode = CredentialSettings.Mode.parse(mode).key();
+      path = path == null ? "" : path;
+      timeout = timeout == null ? 1.0 : timeout;
+      clientCertPath = clientCertPath == null ? "" : clientCertPath;
+      clientKeyPath = clientKeyPath == null ? "" : clientKeyPath;
+      serverCaPath = serverCaPath == null ? "" : serverCaPath;
+      if (!(timeout > 0) || timeout > 3600) {
+        throw new IllegalArgumentException(
+            "credentialConfig.timeout must be more than 0 and at most 3600 seconds, not "
+                + timeout);
+      }
+      // the mode's own rules (a path of the right kind, cert and key together)
+      new CredentialSettings(
+          CredentialSettings.Mode.parse(mode),
+          path,
+          Duration.ofMillis(Math.max(1, (long) (timeout * 1000))),
+          clientCertPath.isEmpty() ? null : Path.of(clientCertPath),
+          clientKeyPath.isEmpty() ? null : Path.of(clientKeyPath),
+          null,
+          Path.of("/"),
+          Path.of("/"));
+    }
+  }
+
   /** Trace replay. */
   @JsonIgnoreProperties(ignoreUnknown = false)
   public record PrefetchConfig(@JsonProperty("concurrency") Integer concurrency) {
@@ -364,6 +436,7 @@ public record BackstoreConfig(
     private CacheConfig cacheConfig;
     private String credentialFilePath;
     private String dockerConfigPath;
+    private CredentialConfig credentialConfig;
     private Timeouts timeouts;
     private List<Mirror> mirrors;
     private P2pConfig p2pConfig;
@@ -383,6 +456,7 @@ public record BackstoreConfig(
       cacheConfig = c.cacheConfig;
       credentialFilePath = c.credentialFilePath;
       dockerConfigPath = c.dockerConfigPath;
+      credentialConfig = c.credentialConfig;
       timeouts = c.timeouts;
       mirrors = c.mirrors;
       p2pConfig = c.p2pConfig;
@@ -440,6 +514,11 @@ public record BackstoreConfig(
       return this;
     }
 
+    public Builder credentialConfig(CredentialConfig value) {
+      credentialConfig = value;
+      return this;
+    }
+
     public Builder timeouts(Timeouts value) {
       timeouts = value;
       return this;
@@ -482,6 +561,7 @@ public record BackstoreConfig(
           cacheConfig,
           credentialFilePath,
           dockerConfigPath,
+          credentialConfig,
           timeouts,
           mirrors,
           p2pConfig,

@@ -7,7 +7,7 @@ import dev.obd.backstore.nbd.NbdServer;
 import dev.obd.backstore.nbd.NbdTransport;
 import dev.obd.image.VirtualDisk;
 import dev.obd.image.config.ImageConfigJson;
-import dev.obd.registry.CredentialStore;
+import dev.obd.registry.CredentialSource;
 import dev.obd.registry.RegistryClient;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
@@ -61,6 +61,8 @@ public final class DataPlane implements AutoCloseable {
   }
 
   public static DataPlane start(BackstoreConfig config) throws IOException {
+    // first: a credential source that cannot be set up (a bad certificate) stops the start
+    CredentialSource credentials = config.credentialSettings().open();
     ExecutorService openPool = Executors.newCachedThreadPool(daemonThreads("open"));
     ScheduledExecutorService scheduler =
         Executors.newScheduledThreadPool(2, daemonThreads("background"));
@@ -72,9 +74,6 @@ public final class DataPlane implements AutoCloseable {
             config.cacheConfig().cacheSizeBytes(),
             config.cacheConfig().refillSize(),
             cachePool);
-    CredentialStore credentials =
-        new CredentialStore(
-            Path.of(config.credentialFilePath()), Path.of(config.dockerConfigPath()));
     credentials.refresh();
     RegistryClient registry = new RegistryClient(config.registrySettings(), credentials);
     NbdTransport transport = NbdTransport.start(config.ioThreads());

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import dev.obd.registry.CredentialSettings;
 import dev.obd.testsupport.Mounts;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -138,6 +139,67 @@ class BackstoreConfigTest {
         .hasMessageStartingWith("backstore config " + file)
         .hasMessageContaining(problem)
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n").hasSizeLessThan(600));
+  }
+
+  @Test
+  void credentialConfigTakesUpstreamsKeysAndItsEmptyModeMeansCredentialFilePath() throws Exception {
+    CredentialSettings legacy = BackstoreConfig.defaults().credentialSettings();
+    assertThat(legacy.mode()).isEqualTo(CredentialSettings.Mode.LEGACY);
+    assertThat(legacy.credentialFile()).isEqualTo(Path.of("/opt/overlaybd/cred.json"));
+    assertThat(legacy.timeout()).isEqualTo(Duration.ofSeconds(1));
+    Path f = dir.resolve("b.json");
+    Files.writeString(
+        f,
+        "{\"credentialConfig\":{\"mode\":\"https\",\"path\":\"https://auth.local:8443/auth\","
+            + "\"timeout\":2.5,\"client_cert_path\":\"/etc/obd/c.pem\","
+            + "\"client_key_path\":\"/etc/obd/k.pem\",\"server_ca_path\":\"/etc/obd/ca.pem\","
+            + "\"clientCertPath\":\"x\"}}");
+    BackstoreConfig.Loaded loaded = BackstoreConfig.load(f);
+    assertThat(loaded.warnings())
+        .containsExactly(
+            "backstore config " + f + ": unknown key \"credentialConfig.clientCertPath\" ignored");
+    CredentialSettings https = loaded.config().credentialSettings();
+    assertThat(https.mode()).isEqualTo(CredentialSettings.Mode.HTTPS);
+    assertThat(https.path()).isEqualTo("https://auth.local:8443/auth");
+    assertThat(https.timeout()).isEqualTo(Duration.ofMillis(2500));
+    assertThat(https.clientCert()).isEqualTo(Path.of("/etc/obd/c.pem"));
+    assertThat(https.clientKey()).isEqualTo(Path.of("/etc/obd/k.pem"));
+    assertThat(https.serverCa()).isEqualTo(Path.of("/etc/obd/ca.pem"));
+    assertThat(
+            BackstoreConfig.builder()
+                .credentialConfig(
+                    new BackstoreConfig.CredentialConfig(
+                        "uds", "/run/auth.sock", null, null, null, null))
+                .build()
+                .credentialSettings()
+                .mode())
+        .isEqualTo(CredentialSettings.Mode.UDS);
+  }
+
+  @Test
+  void anUnknownCredentialModeOrAPathThatDoesNotFitItsModeStopsTheStart() throws Exception {
+    Path f = dir.resolve("b.json");
+    Files.writeString(f, "{\"credentialConfig\":{\"mode\":\"kerberos\"}}");
+    assertOneLineError(
+        f,
+        "credentialConfig.mode must be \"\" (credentialFilePath), file, http, https or uds, not"
+            + " \"kerberos\"");
+    Files.writeString(f, "{\"credentialConfig\":{\"mode\":\"http\",\"path\":\"/run/a.sock\"}}");
+    assertOneLineError(
+        f,
+        "credentialConfig.path must be a http:// URL of the auth server for mode http, not"
+            + " \"/run/a.sock\"");
+    Files.writeString(f, "{\"credentialConfig\":{\"mode\":\"uds\",\"path\":\"auth.sock\"}}");
+    assertOneLineError(f, "credentialConfig.path must be an absolute socket path for mode uds");
+    Files.writeString(f, "{\"credentialConfig\":{\"mode\":\"file\"}}");
+    assertOneLineError(f, "credentialConfig.path must be an absolute file path for mode file");
+    Files.writeString(
+        f,
+        "{\"credentialConfig\":{\"mode\":\"https\",\"path\":\"https://a\","
+            + "\"client_cert_path\":\"/c.pem\"}}");
+    assertOneLineError(f, "client_cert_path and client_key_path go together");
+    Files.writeString(f, "{\"credentialConfig\":{\"timeout\":0}}");
+    assertOneLineError(f, "credentialConfig.timeout must be more than 0");
   }
 
   @Test

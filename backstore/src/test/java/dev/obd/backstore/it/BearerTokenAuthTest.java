@@ -51,61 +51,13 @@ class BearerTokenAuthTest {
     Requirements.requireCommand("nbdfuse");
     Requirements.requireCommand("openssl");
     TestImages.Built img = TestImages.build(dir.resolve("img"), 1, 1 << 20, 16L << 20);
-    Path key = dir.resolve("key.pem");
-    Path cert = dir.resolve("cert.pem");
-    Mounts.run(
-        List.of(
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key.toString(),
-            "-out",
-            cert.toString(),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=obd-test-token-issuer"),
-        null);
-    TokenServer tokens = new TokenServer(key, cert);
+    TokenServer tokens = tokenServer();
     int port = LocalRegistry.freePort();
-    String auth =
-        String.join(
-            "\n",
-            "auth:",
-            "  token:",
-            "    realm: " + tokens.url() + "/token",
-            "    service: obd-test-registry",
-            "    issuer: obd-test-issuer",
-            "    rootcertbundle: " + cert,
-            "");
+    String auth = tokens.registryAuthYaml();
     Path daemonDir = dir.resolve("d");
     try (RegistryProcess registry = new RegistryProcess(dir.resolve("reg"), port, auth).start();
         Mounts mounts = new Mounts()) {
-      TestImages.push(
-          registry.url(),
-          "auth/img",
-          img.blob(),
-          img.digest(),
-          "Bearer " + tokens.token("auth/img"));
-      Files.createDirectories(daemonDir);
-      Files.writeString(
-          daemonDir.resolve("cred.json"),
-          "{\"auths\":{\"127.0.0.1:"
-              + port
-              + "\":{\"username\":\"alice\",\"password\":\""
-              + PASSWORD
-              + "\"}}}");
-      Path config =
-          Fixture.imageConfig(
-              dir.resolve("snap/config.v1.json"),
-              Map.of(
-                  "repoBlobUrl", registry.url() + "/v2/auth/img/blobs",
-                  "lowers", List.of(Map.of("digest", img.digest(), "size", img.blobSize())),
-                  "upper", Map.of()));
+      Path config = pushAndConfigure(registry, tokens, img, daemonDir, port);
       BackstoreDaemon daemon =
           BackstoreDaemon.start(Fixture.readConfig(Fixture.daemonConfig(daemonDir, Map.of())));
       try {
@@ -152,17 +104,113 @@ class BearerTokenAuthTest {
     }
   }
 
+  @Test
+  void aTokenThatExpiresDuringALongReadIsReplacedAndTheReadGoesOn() throws Exception {
+    Requirements.requireRoot();
+    Requirements.requireCommand("nbdfuse");
+    Requirements.requireCommand("openssl");
+    TestImages.Built img = TestImages.build(dir.resolve("img"), 2, 1 << 20, 16L << 20);
+    TokenServer tokens = tokenServer();
+    int port = LocalRegistry.freePort();
+    String auth = tokens.registryAuthYaml();
+    Path daemonDir = dir.resolve("d");
+    try (RegistryProcess registry = new RegistryProcess(dir.resolve("reg"), port, auth).start();
+        Mounts mounts = new Mounts()) {
+      Path config = pushAndConfigure(registry, tokens, img, daemonDir, port);
+      // the registry takes a token 4 s, though the token server says 300 s: the backstore learns
+      // of the expiry from the registry's 401 in the middle of the device's life
+      tokens.validSeconds = 4;
+      BackstoreDaemon daemon =
+          BackstoreDaemon.start(Fixture.readConfig(Fixture.daemonConfig(daemonDir, Map.of())));
+      try {
+        BackstoreClient client = Fixture.client(daemonDir);
+        DeviceInfo d = client.add(config, Duration.ofSeconds(30));
+        Fixture.assertFilesReadAsSource(
+            mounts, d.device(), dir.resolve("mnt"), img.source(), "data/file0.bin");
+        int before = tokens.issued.get();
+        Thread.sleep(5_000);
+        // file1's blocks are not cached yet: they need the registry, and a new token
+        Fixture.assertFilesReadAsSource(
+            mounts, d.device(), dir.resolve("mnt2"), img.source(), "data/file1.bin");
+        assertThat(tokens.issued.get()).as("a token after the expiry").isGreaterThan(before);
+        client.remove(d.device(), Duration.ofSeconds(30));
+      } finally {
+        daemon.close();
+        Fixture.forceCleanup(daemonDir.resolve("run"));
+        tokens.stop();
+      }
+    }
+  }
+
+  /** A token server whose signing key and certificate openssl made in the test's directory. */
+  private TokenServer tokenServer() throws Exception {
+    Path key = dir.resolve("key.pem");
+    Path cert = dir.resolve("cert.pem");
+    Mounts.run(
+        List.of(
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.toString(),
+            "-out",
+            cert.toString(),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=obd-test-token-issuer"),
+        null);
+    return new TokenServer(key, cert);
+  }
+
+  /**
+   * Pushes the image's layer, writes alice's cred.json for the registry on {@code port} into {@code
+   * daemonDir}, and returns the config.v1.json of a device on the layer.
+   */
+  private Path pushAndConfigure(
+      RegistryProcess registry, TokenServer tokens, TestImages.Built img, Path daemonDir, int port)
+      throws Exception {
+    TestImages.push(
+        registry.url(), "auth/img", img.blob(), img.digest(), "Bearer " + tokens.token("auth/img"));
+    Files.createDirectories(daemonDir);
+    Files.writeString(
+        daemonDir.resolve("cred.json"),
+        "{\"auths\":{\"127.0.0.1:"
+            + port
+            + "\":{\"username\":\"alice\",\"password\":\""
+            + PASSWORD
+            + "\"}}}");
+    return Fixture.imageConfig(
+        dir.resolve("snap/config.v1.json"),
+        Map.of(
+            "repoBlobUrl", registry.url() + "/v2/auth/img/blobs",
+            "lowers", List.of(Map.of("digest", img.digest(), "size", img.blobSize())),
+            "upper", Map.of()));
+  }
+
   /** Issues registry JWTs (RS256, x5c header) for alice's Basic credentials. */
   static final class TokenServer {
     final AtomicInteger issued = new AtomicInteger();
+
+    /**
+     * How long docker-registry accepts a token. It allows 60 s of clock skew past the {@code exp}
+     * claim (distribution's {@code token.Leeway}), so {@code exp} is set that much earlier.
+     */
+    volatile long validSeconds = 300;
+
     private final HttpServer server;
     private final PrivateKey key;
+    private final Path certPem;
     private final String certDer;
 
     TokenServer(Path keyPem, Path certPem) throws Exception {
       key =
           KeyFactory.getInstance("RSA")
               .generatePrivate(new PKCS8EncodedKeySpec(pem(keyPem, "PRIVATE KEY")));
+      this.certPem = certPem;
       certDer = Base64.getEncoder().encodeToString(pem(certPem, "CERTIFICATE"));
       server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
       server.createContext(
@@ -193,6 +241,19 @@ class BearerTokenAuthTest {
       server.start();
     }
 
+    /** docker-registry's "auth:" section for tokens from this server. */
+    String registryAuthYaml() {
+      return String.join(
+          "\n",
+          "auth:",
+          "  token:",
+          "    realm: " + url() + "/token",
+          "    service: obd-test-registry",
+          "    issuer: obd-test-issuer",
+          "    rootcertbundle: " + certPem,
+          "");
+    }
+
     URI url() {
       return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
     }
@@ -208,8 +269,8 @@ class BearerTokenAuthTest {
         claims.put("iss", "obd-test-issuer");
         claims.put("sub", "alice");
         claims.put("aud", "obd-test-registry");
-        claims.put("exp", now + 300);
-        claims.put("nbf", now - 30);
+        claims.put("exp", now + validSeconds - 60);
+        claims.put("nbf", now - 90);
         claims.put("iat", now);
         claims.put("jti", UUID.randomUUID().toString());
         claims.put(
