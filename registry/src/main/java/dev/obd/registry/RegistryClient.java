@@ -171,6 +171,7 @@ public final class RegistryClient {
           break;
         }
         attempted = true;
+        boolean cutShort = left < settings.requestTimeout().toNanos();
         try {
           Range r =
               attempt(
@@ -183,8 +184,12 @@ public final class RegistryClient {
           outages.remove(authority);
           return r;
         } catch (RegistryUnavailableException e) {
-          last = e;
-          reason = reason(e, what);
+          // an attempt the deadline cut short mostly fails for want of time: the failure before it
+          // says more about the registry
+          if (last == null || !cutShort) {
+            last = e;
+            reason = reason(e, what);
+          }
           redirects.invalidate(endpoint);
         }
       }
