@@ -191,8 +191,16 @@ public final class TcmuAttacher implements DeviceAttacher {
           // Upstream writes /sys/block/sdX/device/timeout, the same attribute; but /sys/block/sdX
           // appears only after the disk's own directory, and writing there at once failed with
           // ENOENT in the VM tier's tight attach loop. The SCSI device is there before its disk.
-          kernel.write(scsi + "/timeout", TIMEOUT);
-          return "/dev/" + disks.get(0);
+          // It can also still be the previous target's at the same address, going away: then the
+          // write fails with ENOENT too, and the new one appears a moment later.
+          try {
+            kernel.write(scsi + "/timeout", TIMEOUT);
+            return "/dev/" + disks.get(0);
+          } catch (KernelFiles.KernelCallException e) {
+            if (e.errno() != KernelFiles.KernelCallException.ENOENT || System.nanoTime() > end) {
+              throw e;
+            }
+          }
         }
       }
       if (System.nanoTime() > end) {
