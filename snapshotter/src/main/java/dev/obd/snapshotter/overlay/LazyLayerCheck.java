@@ -76,8 +76,9 @@ final class LazyLayerCheck {
         warned.remove(blob);
         return true;
       case NOT_CHECKED:
+        // tcmu (documented), or the warm-up's scratch snapshotter: said once, at debug level
         if (toldNotChecked.compareAndSet(false, true)) {
-          LOG.info(
+          LOG.fine(
               "remoteAccessCheck: lazy layers are not checked at pull time: " + access.reason());
         }
         return true;
