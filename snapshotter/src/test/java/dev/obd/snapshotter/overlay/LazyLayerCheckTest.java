@@ -42,6 +42,9 @@ class LazyLayerCheckTest {
       "{\"error\":\"read the size of blob sha256:022231c3f1af… of 127.0.0.1:5000/hello: registry"
           + " answered 401 (authentication failed for user 'alice')\"}";
 
+  /** Held here: a logger nobody references may be collected, and with it the test's handler. */
+  private static final Logger CHECK_LOG = Logger.getLogger(LazyLayerCheck.class.getName());
+
   @TempDir Path root;
   private OverlaySnapshotter snapshotter;
   private CannedHttpServer backstore;
@@ -142,7 +145,7 @@ class LazyLayerCheckTest {
           @Override
           public void close() {}
         };
-    Logger.getLogger(LazyLayerCheck.class.getName()).addHandler(capture);
+    CHECK_LOG.addHandler(capture);
     try {
       open(RemoteAccessCheck.FAIL); // no backstore on the socket
       assertThatThrownBy(() -> snapshotter.prepare(KEY, "", PrepareLabelsTest.remoteLabels()))
@@ -157,7 +160,7 @@ class LazyLayerCheckTest {
           .isInstanceOf(AlreadyExistsException.class);
       assertThat(checks()).isEqualTo(1);
     } finally {
-      Logger.getLogger(LazyLayerCheck.class.getName()).removeHandler(capture);
+      CHECK_LOG.removeHandler(capture);
     }
     synchronized (warnings) {
       assertThat(warnings).hasSize(1);
