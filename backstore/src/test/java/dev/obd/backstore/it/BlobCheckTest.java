@@ -23,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,7 +54,7 @@ class BlobCheckTest {
     Mounts.run(List.of("htpasswd", "-cbB", htpasswd.toString(), "alice", PASSWORD), null);
     Path daemonDir = dir.resolve("d");
     List<String> logLines = new ArrayList<>();
-    Handler capture = capture(logLines);
+    Handler capture = Fixture.logCapture(logLines);
     Logger.getLogger("").addHandler(capture);
     try (RegistryProcess registry =
         new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start()) {
@@ -125,22 +124,5 @@ class BlobCheckTest {
         assertThat(logLines).noneMatch(l -> l.contains(PASSWORD) || l.contains(encoded));
       }
     }
-  }
-
-  private static Handler capture(List<String> lines) {
-    return new Handler() {
-      @Override
-      public void publish(LogRecord r) {
-        synchronized (lines) {
-          lines.add(r.getMessage() + (r.getThrown() != null ? " " + r.getThrown() : ""));
-        }
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
   }
 }

@@ -22,7 +22,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -41,21 +40,7 @@ class RegistryFailureTest {
 
   @TempDir Path dir;
   private final List<String> logLines = new ArrayList<>();
-  private final Handler capture =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          synchronized (logLines) {
-            logLines.add(r.getMessage() + (r.getThrown() != null ? " " + r.getThrown() : ""));
-          }
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+  private final Handler capture = Fixture.logCapture(logLines);
 
   @BeforeEach
   void captureLogs() {

@@ -12,6 +12,7 @@ import dev.obd.testsupport.cri.ImageServiceGrpc;
 import dev.obd.testsupport.cri.ImageSpec;
 import dev.obd.testsupport.cri.PullImageRequest;
 import dev.obd.testsupport.grpc.UnixSocketChannel;
+import dev.obd.testsupport.oci.ObdImages;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,19 +63,7 @@ class PrivateRegistryPullEndToEndTest {
                 .registry(registry)
                 .start()) {
       String ref = registry.host() + "/private/hello:amd64-converted";
-      Containerd.Result pushed =
-          Containerd.run(
-              List.of(
-                  "skopeo",
-                  "copy",
-                  "--preserve-digests",
-                  "--dest-tls-verify=false",
-                  "--dest-creds",
-                  "alice:" + PASSWORD,
-                  "oci:" + hello + ":amd64-converted",
-                  "docker://" + ref),
-              Duration.ofMinutes(2));
-      assertThat(pushed.exit()).as(pushed.output()).isZero();
+      ObdImages.push(hello, "amd64-converted", ref, "alice:" + PASSWORD);
 
       try (UnixSocketChannel channel = UnixSocketChannel.open(env.containerd.socket(), 1)) {
         PullImageRequest pull =
