@@ -58,10 +58,7 @@ class BlobCheckTest {
     Logger.getLogger("").addHandler(capture);
     try (RegistryProcess registry =
         new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start()) {
-      String basic =
-          "Basic "
-              + Base64.getEncoder()
-                  .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+      String basic = Fixture.basicAuth("alice", PASSWORD);
       for (String repo : List.of("auth/ok", "auth/bad", "auth/none")) {
         TestImages.push(registry.url(), repo, blob, digest, basic);
       }

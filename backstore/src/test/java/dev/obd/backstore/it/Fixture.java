@@ -171,4 +171,11 @@ final class Fixture {
       public void close() {}
     };
   }
+
+  /** The Basic Authorization header value of {@code user} and {@code password}. */
+  static String basicAuth(String user, String password) {
+    return "Basic "
+        + java.util.Base64.getEncoder()
+            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+  }
 }

@@ -73,10 +73,7 @@ class RegistryFailureTest {
     Path daemonDir = dir.resolve("d");
     try (RegistryProcess registry =
         new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start()) {
-      String basic =
-          "Basic "
-              + Base64.getEncoder()
-                  .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+      String basic = Fixture.basicAuth("alice", PASSWORD);
       TestImages.push(registry.url(), "fail/img", img.blob(), img.digest(), basic);
       Path cred = daemonDir.resolve("cred.json");
       Files.createDirectories(daemonDir);

@@ -10,6 +10,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 
@@ -22,10 +24,12 @@ import java.util.logging.Logger;
  * ordinary one.
  *
  * <p>A data plane that cannot be reached or gives no answer never fails a pull (the backstore may
- * start after the snapshotter): the layer stays lazy, with one warning per blob. With the tcmu
- * attacher nothing is asked: upstream's overlaybd-tcmu reads the blobs and has no such call.
- * Readable blobs are remembered (per repository URL and digest, at most {@link #REMEMBERED}) for
- * the daemon's lifetime, so an image's layers and repeated pulls cost one request per blob.
+ * start after the snapshotter): the layer stays lazy, with one warning per blob, and the other
+ * blobs of that repository are not asked about for a minute (an image's layers must not each wait
+ * out {@link #DEADLINE} for a registry the backstore cannot reach). With the tcmu attacher nothing
+ * is asked: upstream's overlaybd-tcmu reads the blobs and has no such call. Readable blobs are
+ * remembered (per repository URL and digest, at most {@link #REMEMBERED}) for the daemon's
+ * lifetime, so an image's layers and repeated pulls cost one request per blob.
  *
  * <p>Thread-safe.
  */
@@ -34,6 +38,9 @@ final class LazyLayerCheck {
 
   /** How long one check may take; past it the data plane counts as not answering. */
   static final Duration DEADLINE = Duration.ofSeconds(20);
+
+  /** How long after a check got no answer the repository's blobs are not asked about. */
+  static final long QUIET_NANOS = TimeUnit.SECONDS.toNanos(60);
 
   /** How many readable blobs, and how many warned-about ones, are remembered at most. */
   static final int REMEMBERED = 4096;
@@ -44,6 +51,9 @@ final class LazyLayerCheck {
   private final Set<String> readable = boundedSet();
   private final Set<String> warned = boundedSet();
   private final AtomicBoolean toldNotChecked = new AtomicBoolean();
+
+  /** When a check of a blob under a repository URL last got no answer (System.nanoTime). */
+  private final Map<String, Long> unanswered = new ConcurrentHashMap<>();
 
   LazyLayerCheck(RemoteAccessCheck mode, DeviceAttacher attacher, Duration deadline) {
     this.mode = mode;
@@ -68,8 +78,29 @@ final class LazyLayerCheck {
     if (readable.contains(blob)) {
       return true;
     }
+    Long silentSince = unanswered.get(repoBlobUrl);
+    long now = System.nanoTime();
+    if (silentSince != null && now - silentSince < QUIET_NANOS) {
+      warnOnce(
+          blob,
+          layer,
+          "not asked: a check of another blob of "
+              + repoBlobUrl
+              + " got no answer "
+              + TimeUnit.NANOSECONDS.toSeconds(now - silentSince)
+              + " s ago");
+      return true;
+    }
     BlobAccess access =
         attacher.checkBlob(repoBlobUrl, layer.blobDigest(), layer.blobSize(), deadline);
+    if (access.outcome() == BlobAccess.Outcome.UNKNOWN) {
+      if (unanswered.size() >= REMEMBERED) {
+        unanswered.clear();
+      }
+      unanswered.put(repoBlobUrl, System.nanoTime());
+    } else {
+      unanswered.remove(repoBlobUrl);
+    }
     switch (access.outcome()) {
       case READABLE:
         readable.add(blob);
@@ -83,15 +114,7 @@ final class LazyLayerCheck {
         }
         return true;
       case UNKNOWN:
-        if (warned.add(blob)) {
-          LOG.warning(
-              "could not check that "
-                  + attacher.name()
-                  + "'s data plane can read "
-                  + describe(layer)
-                  + " (the layer stays lazy; a refusal would show at its first read): "
-                  + access.reason());
-        }
+        warnOnce(blob, layer, access.reason());
         return true;
       default:
         break;
@@ -115,6 +138,18 @@ final class LazyLayerCheck {
             + access.reason()
             + "; give obd-backstore credentials for the registry, or set remoteAccessCheck to"
             + " \"download\"");
+  }
+
+  private void warnOnce(String blob, RemoteLayer layer, String why) {
+    if (warned.add(blob)) {
+      LOG.warning(
+          "could not check that "
+              + attacher.name()
+              + "'s data plane can read "
+              + describe(layer)
+              + " (the layer stays lazy; a refusal would show at its first read): "
+              + why);
+    }
   }
 
   private static String describe(RemoteLayer layer) {

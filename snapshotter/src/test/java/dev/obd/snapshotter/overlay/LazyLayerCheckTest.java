@@ -147,24 +147,36 @@ class LazyLayerCheckTest {
         };
     CHECK_LOG.addHandler(capture);
     try {
-      open(RemoteAccessCheck.FAIL); // no backstore on the socket
-      assertThatThrownBy(() -> snapshotter.prepare(KEY, "", PrepareLabelsTest.remoteLabels()))
-          .isInstanceOf(AlreadyExistsException.class);
-      snapshotter.remove(CHAIN);
-      assertThatThrownBy(() -> snapshotter.prepare(KEY, "", PrepareLabelsTest.remoteLabels()))
-          .isInstanceOf(AlreadyExistsException.class);
-      // a backstore that cannot reach the registry: no answer either
+      // a backstore that cannot reach the registry
       backstore(503, "{\"error\":\"gave up after 60000 ms: cannot connect\"}");
+      open(RemoteAccessCheck.FAIL);
+      assertThatThrownBy(() -> snapshotter.prepare(KEY, "", PrepareLabelsTest.remoteLabels()))
+          .isInstanceOf(AlreadyExistsException.class);
+      assertThat(checks()).isEqualTo(1);
+      // the repository's other blobs (here the same one again) wait for no answer for a while
       snapshotter.remove(CHAIN);
       assertThatThrownBy(() -> snapshotter.prepare(KEY, "", PrepareLabelsTest.remoteLabels()))
           .isInstanceOf(AlreadyExistsException.class);
       assertThat(checks()).isEqualTo(1);
+      // no backstore on the socket at all, for an image of another repository
+      backstore.close();
+      Map<String, String> other = PrepareLabelsTest.remoteLabels();
+      String chain2 = "sha256:" + "2".repeat(64);
+      other.put(Labels.SNAPSHOT_REF, chain2);
+      other.put(Labels.CRI_IMAGE_REF, "127.0.0.1:5000/other:1");
+      assertThatThrownBy(() -> snapshotter.prepare("default/3/extract-3 " + chain2, "", other))
+          .isInstanceOf(AlreadyExistsException.class);
+      assertThat(snapshotter.stat(chain2).labels())
+          .containsEntry(Labels.REMOTE, Labels.REMOTE_VALUE);
     } finally {
       CHECK_LOG.removeHandler(capture);
     }
     synchronized (warnings) {
-      assertThat(warnings).hasSize(1);
-      assertThat(warnings.get(0)).contains(PrepareLabelsTest.DIGEST).contains("obd-backstore");
+      assertThat(warnings).as("one warning per blob").hasSize(2);
+      assertThat(warnings.get(0))
+          .contains(PrepareLabelsTest.DIGEST + " of 127.0.0.1:5000/hello")
+          .contains("gave up after 60000 ms");
+      assertThat(warnings.get(1)).contains("/other").contains("obd-backstore unreachable");
     }
   }
 
