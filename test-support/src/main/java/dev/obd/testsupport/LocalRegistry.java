@@ -27,6 +27,21 @@ public final class LocalRegistry implements AutoCloseable {
 
   /** Starts a registry keeping its data and log under {@code dir}. */
   public static LocalRegistry start(Path dir) {
+    return start(dir, "");
+  }
+
+  /**
+   * Starts a registry that requires Basic authentication by the users of {@code htpasswd} (bcrypt
+   * entries, as {@code htpasswd -B} writes them) for every request.
+   */
+  public static LocalRegistry startWithHtpasswd(Path dir, Path htpasswd) {
+    return start(
+        dir,
+        String.join(
+            "\n", "auth:", "  htpasswd:", "    realm: obd-test", "    path: " + htpasswd, ""));
+  }
+
+  private static LocalRegistry start(Path dir, String authYaml) {
     Requirements.requireCommand("docker-registry");
     int port = freePort();
     try {
@@ -35,20 +50,21 @@ public final class LocalRegistry implements AutoCloseable {
       Files.writeString(
           config,
           String.join(
-              "\n",
-              "version: 0.1",
-              "log:",
-              "  level: info",
-              "  accesslog:",
-              "    disabled: false",
-              "storage:",
-              "  filesystem:",
-              "    rootdirectory: " + dir.resolve("storage"),
-              "  delete:",
-              "    enabled: true",
-              "http:",
-              "  addr: 127.0.0.1:" + port,
-              ""));
+                  "\n",
+                  "version: 0.1",
+                  "log:",
+                  "  level: info",
+                  "  accesslog:",
+                  "    disabled: false",
+                  "storage:",
+                  "  filesystem:",
+                  "    rootdirectory: " + dir.resolve("storage"),
+                  "  delete:",
+                  "    enabled: true",
+                  "http:",
+                  "  addr: 127.0.0.1:" + port,
+                  "")
+              + authYaml);
       ChildProcess p =
           ChildProcess.start(
               "docker-registry",
@@ -83,7 +99,7 @@ public final class LocalRegistry implements AutoCloseable {
       c.setReadTimeout(500);
       int code = c.getResponseCode();
       c.disconnect();
-      return code == 200;
+      return code == 200 || code == 401;
     } catch (IOException e) {
       return false;
     }

@@ -13,7 +13,10 @@ public abstract sealed class BackstoreApiException extends IOException
         DeviceNotFoundException,
         DeviceInUseException,
         BackstoreFailedException,
-        BackstoreUnavailableException {
+        BackstoreUnavailableException,
+        BlobAccessDeniedException,
+        BlobNotFoundException,
+        RegistryUnreachableException {
   private static final long serialVersionUID = 1L;
 
   BackstoreApiException(String message, Throwable cause) {

@@ -86,6 +86,29 @@ public final class BackstoreClient {
         call("GET", "/v1/devices", null, deadline), new TypeReference<List<DeviceInfo>>() {});
   }
 
+  /**
+   * Checks that the daemon can read blob {@code digest} of {@code size} bytes under {@code
+   * repoBlobUrl} (a config.v1.json's {@code repoBlobUrl} and lower) with its credentials and
+   * mirrors, asking the registry (not its cache).
+   *
+   * @throws BlobAccessDeniedException when the registry refuses the daemon's credentials
+   * @throws BlobNotFoundException when the registry has no such blob
+   * @throws RegistryUnreachableException when the daemon could not reach the registry
+   * @throws BackstoreUnavailableException when the daemon does not answer
+   */
+  public void checkBlob(String repoBlobUrl, String digest, long size, Duration deadline)
+      throws BackstoreApiException {
+    String body;
+    try {
+      body =
+          JSON.writeValueAsString(
+              Map.of("repoBlobUrl", repoBlobUrl, "digest", digest, "size", size));
+    } catch (IOException e) {
+      throw new InvalidRequestException("encode request", e);
+    }
+    call(Endpoint.BLOBS, "POST", "/v1/blobs/check", body, deadline);
+  }
+
   /** The daemon's attach mode ("nbd" or "fuse") and counters. */
   public DaemonInfo info(Duration deadline) throws BackstoreApiException {
     return decode(call("GET", "/v1/info", null, deadline), new TypeReference<DaemonInfo>() {});
@@ -118,8 +141,13 @@ public final class BackstoreClient {
 
   private String call(String method, String path, String body, Duration deadline)
       throws BackstoreApiException {
+    return call(Endpoint.DEVICES, method, path, body, deadline);
+  }
+
+  private String call(Endpoint endpoint, String method, String path, String body, Duration deadline)
+      throws BackstoreApiException {
     String what = method + " " + path + " on " + socket;
-    Future<String> f = CALLS.submit(() -> exchange(method, path, body));
+    Future<String> f = CALLS.submit(() -> exchange(endpoint, method, path, body));
     try {
       return f.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
@@ -137,7 +165,8 @@ public final class BackstoreClient {
     }
   }
 
-  private String exchange(String method, String path, String body) throws IOException {
+  private String exchange(Endpoint endpoint, String method, String path, String body)
+      throws IOException {
     byte[] payload = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
     String head =
         method
@@ -177,17 +206,43 @@ public final class BackstoreClient {
         } catch (IOException e) {
           // not JSON: use the text as it is
         }
-        throw refusal(status, message);
+        throw refusal(endpoint, status, message);
       }
       return content;
     }
   }
 
+  /** Which endpoints answered: their statuses mean different things. */
+  enum Endpoint {
+    /** {@code /v1/devices} and {@code /v1/info}: 404 is no such device. */
+    DEVICES,
+    /** {@code /v1/blobs/check}: 403 is a refusal, 404 no such blob, 503 an unreachable registry. */
+    BLOBS
+  }
+
+  /** As {@link #refusal(Endpoint, int, String)} for the device endpoints. */
+  static BackstoreApiException refusal(int status, String message) {
+    return refusal(Endpoint.DEVICES, status, message);
+  }
+
   /**
    * The one place where an error status of the daemon becomes a typed exception: 400 invalid
-   * request, 404 no such device, 409 device in use, anything else (500) a failure in the daemon.
+   * request, 404 no such device, 409 device in use, anything else (500) a failure in the daemon; on
+   * the blob check 403 access denied, 404 no such blob, 503 registry unreachable.
    */
-  static BackstoreApiException refusal(int status, String message) {
+  static BackstoreApiException refusal(Endpoint endpoint, int status, String message) {
+    if (endpoint == Endpoint.BLOBS) {
+      switch (status) {
+        case 403:
+          return new BlobAccessDeniedException(message);
+        case 404:
+          return new BlobNotFoundException(message);
+        case 503:
+          return new RegistryUnreachableException(message);
+        default:
+          break;
+      }
+    }
     switch (status) {
       case 400:
         return new InvalidRequestException(message, null);

@@ -56,6 +56,36 @@ class BackstoreClientTest {
   }
 
   @Test
+  void theBlobChecksStatusesHaveTheirOwnTypes() throws Exception {
+    assertThat(BackstoreClient.refusal(BackstoreClient.Endpoint.BLOBS, 403, "denied"))
+        .isInstanceOf(BlobAccessDeniedException.class);
+    assertThat(BackstoreClient.refusal(BackstoreClient.Endpoint.BLOBS, 404, "missing"))
+        .isInstanceOf(BlobNotFoundException.class);
+    assertThat(BackstoreClient.refusal(BackstoreClient.Endpoint.BLOBS, 503, "down"))
+        .isInstanceOf(RegistryUnreachableException.class);
+    assertThat(BackstoreClient.refusal(BackstoreClient.Endpoint.BLOBS, 400, "bad"))
+        .isInstanceOf(InvalidRequestException.class);
+    assertThat(BackstoreClient.refusal(503, "a device endpoint's 503"))
+        .isInstanceOf(BackstoreFailedException.class);
+    Path socket = dir.resolve("backstore.sock");
+    String url = "https://r.example/v2/a/blobs";
+    String digest = "sha256:" + "0".repeat(64);
+    try (CannedHttpServer daemon =
+        CannedHttpServer.start(socket, 200, "{\"digest\":\"" + digest + "\",\"readable\":true}")) {
+      BackstoreClient client = new BackstoreClient(socket);
+      client.checkBlob(url, digest, 10, DEADLINE);
+      assertThat(daemon.requests()).containsExactly("POST /v1/blobs/check HTTP/1.1");
+      daemon.answer(403, "{\"error\":\"check blob: registry answered 401 (user 'alice')\"}");
+      assertThatThrownBy(() -> client.checkBlob(url, digest, 10, DEADLINE))
+          .isInstanceOf(BlobAccessDeniedException.class)
+          .hasMessage("check blob: registry answered 401 (user 'alice')");
+      daemon.answer(404, "{\"error\":\"no such blob\"}");
+      assertThatThrownBy(() -> client.checkBlob(url, digest, 10, DEADLINE))
+          .isInstanceOf(BlobNotFoundException.class);
+    }
+  }
+
+  @Test
   void noDaemonOnTheSocketIsUnavailable() {
     Path socket = dir.resolve("nobody.sock");
     assertThatThrownBy(() -> new BackstoreClient(socket).list(DEADLINE))

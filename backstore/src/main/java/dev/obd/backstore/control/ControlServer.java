@@ -6,10 +6,14 @@ import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.device.BadDeviceConfigException;
+import dev.obd.backstore.device.BlobDeniedException;
+import dev.obd.backstore.device.BlobUnreachableException;
 import dev.obd.backstore.device.DeviceBusyException;
 import dev.obd.backstore.device.DeviceException;
 import dev.obd.backstore.device.DeviceFailedException;
+import dev.obd.backstore.device.NoSuchBlobException;
 import dev.obd.backstore.device.NoSuchDeviceException;
+import dev.obd.image.oci.Digest;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -55,11 +59,14 @@ import java.util.logging.Logger;
  *                                   URL-encoded; also ?key=...)
  * DELETE /v1/devices/{key}      -> 204
  * GET    /v1/info               -> 200 DaemonInfo
- * errors: {"error": "..."} with 400, 404, 409, 500
+ * POST   /v1/blobs/check        {"repoBlobUrl": "https://host/v2/repo/blobs", "digest":
+ *                                   "sha256:...", "size": n} -> 200 {"digest": ..., "readable": true}
+ * errors: {"error": "..."} with 400, 403, 404, 409, 500, 503
  * </pre>
  *
  * <p>This is the one place where failures become HTTP statuses: a malformed request or a bad config
- * 400, no such device or endpoint 404, a device in use 409, a failed add or remove 500 (see {@link
+ * 400, a blob the registry refuses 403, no such device, blob or endpoint 404, a device in use 409,
+ * a failed add or remove 500, a registry that does not answer a blob check 503 (see {@link
  * #statusOf}); anything else is a bug, logged, and 500.
  *
  * <p>Requests run on a small worker pool, never on the event loop: adding a device may take as long
@@ -80,6 +87,14 @@ public final class ControlServer implements AutoCloseable {
     java.util.List<DeviceInfo> list();
 
     DaemonInfo info();
+
+    /**
+     * Checks that blob {@code digest} of {@code size} bytes under {@code repoBlobUrl} can be read
+     * with the daemon's credentials, as a read of a device would reach it.
+     *
+     * @throws IllegalArgumentException when the URL is not a registry's blob URL
+     */
+    void checkBlob(String repoBlobUrl, String digest, long size) throws DeviceException;
   }
 
   private final EventLoopGroup group;
@@ -169,6 +184,15 @@ public final class ControlServer implements AutoCloseable {
     if (e instanceof DeviceFailedException) {
       return HttpResponseStatus.INTERNAL_SERVER_ERROR;
     }
+    if (e instanceof BlobDeniedException) {
+      return HttpResponseStatus.FORBIDDEN;
+    }
+    if (e instanceof NoSuchBlobException) {
+      return HttpResponseStatus.NOT_FOUND;
+    }
+    if (e instanceof BlobUnreachableException) {
+      return HttpResponseStatus.SERVICE_UNAVAILABLE;
+    }
     throw new IllegalArgumentException("no status for " + e.getClass().getName());
   }
 
@@ -238,6 +262,9 @@ public final class ControlServer implements AutoCloseable {
           return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
         }
       }
+      if (path.equals("/v1/blobs/check") && method.equals(HttpMethod.POST)) {
+        return checkBlob(body);
+      }
       if (path.startsWith("/v1/devices/")) {
         String key = QueryStringDecoder.decodeComponent(path.substring("/v1/devices/".length()));
         if (method.equals(HttpMethod.GET)) {
@@ -249,6 +276,30 @@ public final class ControlServer implements AutoCloseable {
         }
       }
       return error(HttpResponseStatus.NOT_FOUND, "no such endpoint: " + method + " " + path);
+    }
+
+    private FullHttpResponse checkBlob(String body) throws DeviceException {
+      JsonNode n;
+      try {
+        n = JSON.readTree(body);
+      } catch (IOException e) {
+        return error(HttpResponseStatus.BAD_REQUEST, "check blob: request body is not JSON");
+      }
+      String url = n == null ? "" : n.path("repoBlobUrl").asText("");
+      String digest = n == null ? "" : n.path("digest").asText("");
+      long size = n == null ? 0 : n.path("size").asLong(0);
+      if (url.isEmpty() || !Digest.isValid(digest) || size <= 0) {
+        return error(
+            HttpResponseStatus.BAD_REQUEST,
+            "check blob: \"repoBlobUrl\", a sha256 \"digest\" and a positive \"size\" are"
+                + " required");
+      }
+      try {
+        backend.checkBlob(url, digest, size);
+      } catch (IllegalArgumentException e) {
+        return error(HttpResponseStatus.BAD_REQUEST, "check blob: " + e.getMessage());
+      }
+      return json(HttpResponseStatus.OK, Map.of("digest", digest, "readable", true));
     }
 
     private static FullHttpResponse error(HttpResponseStatus status, String message) {

@@ -9,6 +9,7 @@ import dev.obd.backstore.attach.HostCapabilities;
 import dev.obd.backstore.attach.KernelNbdAttacher;
 import dev.obd.backstore.config.BackstoreConfig;
 import dev.obd.backstore.control.ControlServer;
+import dev.obd.backstore.device.BlobAccessCheck;
 import dev.obd.backstore.device.DataPlane;
 import dev.obd.backstore.device.DeviceException;
 import dev.obd.backstore.device.DeviceManager;
@@ -35,11 +36,13 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
   private final DeviceManager devices;
   private final AttachMode mode;
   private final ControlServer api;
+  private final BlobAccessCheck blobs;
 
   private BackstoreDaemon(BackstoreConfig config) throws IOException {
     Files.createDirectories(Path.of(config.runDir()));
     mode = HostCapabilities.choose(config.attachMode());
     plane = DataPlane.start(config);
+    blobs = new BlobAccessCheck(plane.registry());
     try {
       Attacher attacher =
           mode == AttachMode.KERNEL_NBD
@@ -105,6 +108,11 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
   @Override
   public List<DeviceInfo> list() {
     return devices.list();
+  }
+
+  @Override
+  public void checkBlob(String repoBlobUrl, String digest, long size) throws DeviceException {
+    blobs.check(repoBlobUrl, digest, size);
   }
 
   @Override

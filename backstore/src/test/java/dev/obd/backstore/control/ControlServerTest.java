@@ -82,12 +82,36 @@ class ControlServerTest {
         .isEqualTo(answer(404, "{\"error\":\"no such endpoint: PUT /v1/nothing\"}"));
   }
 
+  private static final String BLOB =
+      "{\"repoBlobUrl\":\"https://r.example/v2/a/b/blobs\",\"digest\":\"sha256:"
+          + "0".repeat(64)
+          + "\",\"size\":10}";
+
+  @Test
+  void aReadableBlobIsOkAndAnUnreadableOneHasItsKindsStatusAndTheRegistrysAnswer()
+      throws Exception {
+    assertThat(call("POST", "/v1/blobs/check", BLOB))
+        .startsWith("HTTP/1.1 200 ")
+        .contains("\"readable\":true");
+    backend.failure = DeviceFailures.blobDenied("check blob: registry answered 401 (x)");
+    assertThat(call("POST", "/v1/blobs/check", BLOB))
+        .isEqualTo(answer(403, "{\"error\":\"check blob: registry answered 401 (x)\"}"));
+    backend.failure = DeviceFailures.noSuchBlob("check blob: registry answered 404");
+    assertThat(call("POST", "/v1/blobs/check", BLOB)).startsWith("HTTP/1.1 404 ");
+    backend.failure = DeviceFailures.blobUnreachable("check blob: gave up");
+    assertThat(call("POST", "/v1/blobs/check", BLOB)).startsWith("HTTP/1.1 503 ");
+    assertThat(call("POST", "/v1/blobs/check", "{\"digest\":\"x\"}")).startsWith("HTTP/1.1 400 ");
+  }
+
   @Test
   void everyKindOfDeviceFailureHasItsStatus() {
     assertThat(ControlServer.statusOf(DeviceFailures.badConfig("x")).code()).isEqualTo(400);
     assertThat(ControlServer.statusOf(DeviceFailures.noSuchDevice("x")).code()).isEqualTo(404);
     assertThat(ControlServer.statusOf(DeviceFailures.busy("x")).code()).isEqualTo(409);
     assertThat(ControlServer.statusOf(DeviceFailures.failed("x")).code()).isEqualTo(500);
+    assertThat(ControlServer.statusOf(DeviceFailures.blobDenied("x")).code()).isEqualTo(403);
+    assertThat(ControlServer.statusOf(DeviceFailures.noSuchBlob("x")).code()).isEqualTo(404);
+    assertThat(ControlServer.statusOf(DeviceFailures.blobUnreachable("x")).code()).isEqualTo(503);
   }
 
   private static String answer(int status, String json) {
@@ -130,6 +154,13 @@ class ControlServerTest {
     @Override
     public List<DeviceInfo> list() {
       return List.of();
+    }
+
+    @Override
+    public void checkBlob(String repoBlobUrl, String digest, long size) throws DeviceException {
+      if (failure != null) {
+        throw failure;
+      }
     }
 
     @Override

@@ -22,4 +22,16 @@ public final class DeviceFailures {
   public static DeviceException failed(String message) {
     return new DeviceFailedException(message, null);
   }
+
+  public static DeviceException blobDenied(String message) {
+    return new BlobDeniedException(message, null);
+  }
+
+  public static DeviceException noSuchBlob(String message) {
+    return new NoSuchBlobException(message, null);
+  }
+
+  public static DeviceException blobUnreachable(String message) {
+    return new BlobUnreachableException(message, null);
+  }
 }

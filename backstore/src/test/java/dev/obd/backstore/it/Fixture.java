@@ -16,6 +16,8 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
 import java.util.stream.Stream;
 
 /** Helpers shared by the daemon tests: configs, digests, and a last-resort cleanup of devices. */
@@ -147,5 +149,33 @@ final class Fixture {
     } catch (RuntimeException e) {
       // best effort
     }
+  }
+
+  /**
+   * A log handler that adds each record's message, and its exception, to {@code lines}
+   * (synchronized on {@code lines}): for tests that check what never appears in a log line.
+   */
+  static Handler logCapture(List<String> lines) {
+    return new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        synchronized (lines) {
+          lines.add(r.getMessage() + (r.getThrown() != null ? " " + r.getThrown() : ""));
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  /** The Basic Authorization header value of {@code user} and {@code password}. */
+  static String basicAuth(String user, String password) {
+    return "Basic "
+        + java.util.Base64.getEncoder()
+            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -22,7 +22,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -41,21 +40,7 @@ class RegistryFailureTest {
 
   @TempDir Path dir;
   private final List<String> logLines = new ArrayList<>();
-  private final Handler capture =
-      new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-          synchronized (logLines) {
-            logLines.add(r.getMessage() + (r.getThrown() != null ? " " + r.getThrown() : ""));
-          }
-        }
-
-        @Override
-        public void flush() {}
-
-        @Override
-        public void close() {}
-      };
+  private final Handler capture = Fixture.logCapture(logLines);
 
   @BeforeEach
   void captureLogs() {
@@ -88,10 +73,7 @@ class RegistryFailureTest {
     Path daemonDir = dir.resolve("d");
     try (RegistryProcess registry =
         new RegistryProcess(dir.resolve("reg"), LocalRegistry.freePort(), htpasswd).start()) {
-      String basic =
-          "Basic "
-              + Base64.getEncoder()
-                  .encodeToString(("alice:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+      String basic = Fixture.basicAuth("alice", PASSWORD);
       TestImages.push(registry.url(), "fail/img", img.blob(), img.digest(), basic);
       Path cred = daemonDir.resolve("cred.json");
       Files.createDirectories(daemonDir);

@@ -132,6 +132,12 @@ public final class ConfigLoader {
             .attacher(r.oneOf("attacher", d.attacher(), Set.of("auto", "tcmu", "nbd")))
             .backstoreAddress(r.absolutePath("backstoreAddress", d.backstoreAddress()))
             .recordTraceDir(r.absolutePath("recordTraceDir", d.recordTraceDir()))
+            .remoteAccessCheck(
+                SnapshotterConfig.RemoteAccessCheck.fromJson(
+                    r.oneOf(
+                        "remoteAccessCheck",
+                        d.remoteAccessCheck().json(),
+                        Set.of("fail", "download", "off"))))
             .build();
     r.warnUnknown(
         "",
@@ -154,7 +160,8 @@ public final class ConfigLoader {
             "runtimeType",
             "attacher",
             "backstoreAddress",
-            "recordTraceDir"));
+            "recordTraceDir",
+            "remoteAccessCheck"));
     List<String> warnings = new ArrayList<>(r.warnings());
     warnings.addAll(unimplemented(config, d, file));
     return new Loaded(config, file, List.copyOf(warnings));

@@ -30,6 +30,8 @@ import java.util.Objects;
  * @param backstoreAddress the control socket of obd-backstore, for the nbd attacher; ours
  * @param recordTraceDir the directory record-trace files must be in, or null for {@code
  *     <root>/record-trace} (see {@link #traceDirectory}); ours
+ * @param remoteAccessCheck what the Prepare of a lazy OverlayBD layer does when obd-backstore
+ *     cannot read its blob (nbd attacher only); ours
  */
 public record SnapshotterConfig(
     Path root,
@@ -49,7 +51,8 @@ public record SnapshotterConfig(
     String runtimeType,
     String attacher,
     Path backstoreAddress,
-    Path recordTraceDir) {
+    Path recordTraceDir,
+    RemoteAccessCheck remoteAccessCheck) {
 
   public static final Path DEFAULT_PATH = Path.of("/etc/overlaybd-snapshotter/config.json");
   public static final Path DEFAULT_ROOT =
@@ -80,6 +83,41 @@ public record SnapshotterConfig(
     }
   }
 
+  /**
+   * What the Prepare of a lazy OverlayBD layer does after asking obd-backstore whether it can read
+   * the layer's blob with its credentials, before answering ALREADY_EXISTS.
+   */
+  public enum RemoteAccessCheck {
+    /**
+     * A refused or missing blob fails the Prepare, so the pull fails with the registry's answer.
+     */
+    FAIL("fail"),
+    /** A refused or missing blob is downloaded whole by containerd, as an ordinary layer. */
+    DOWNLOAD("download"),
+    /** No check: the layer is lazy whatever the backstore can read (a refusal shows at read). */
+    OFF("off");
+
+    private final String json;
+
+    RemoteAccessCheck(String json) {
+      this.json = json;
+    }
+
+    public String json() {
+      return json;
+    }
+
+    /** The mode named {@code json} in the configuration file. */
+    public static RemoteAccessCheck fromJson(String json) {
+      for (RemoteAccessCheck m : values()) {
+        if (m.json.equals(json)) {
+          return m;
+        }
+      }
+      throw new IllegalArgumentException("no remoteAccessCheck mode " + json);
+    }
+  }
+
   /** {@code exporterConfig}; {@code host} is ours: upstream listens on every interface. */
   public record Exporter(boolean enable, String uriPrefix, int port, String host) {
     public static final Exporter DEFAULT = new Exporter(false, "/metrics", 9863, "127.0.0.1");
@@ -94,6 +132,7 @@ public record SnapshotterConfig(
   public SnapshotterConfig {
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(remoteAccessCheck, "remoteAccessCheck");
     mirrorRegistry = List.copyOf(mirrorRegistry);
     turboFsType = List.copyOf(turboFsType);
   }
@@ -153,6 +192,7 @@ public record SnapshotterConfig(
     private String attacher = "auto";
     private Path backstoreAddress = DEFAULT_BACKSTORE_ADDRESS;
     private Path recordTraceDir;
+    private RemoteAccessCheck remoteAccessCheck = RemoteAccessCheck.FAIL;
 
     private Builder() {}
 
@@ -175,6 +215,7 @@ public record SnapshotterConfig(
       attacher = c.attacher;
       backstoreAddress = c.backstoreAddress;
       recordTraceDir = c.recordTraceDir;
+      remoteAccessCheck = c.remoteAccessCheck;
     }
 
     public Builder root(Path value) {
@@ -268,6 +309,11 @@ public record SnapshotterConfig(
       return this;
     }
 
+    public Builder remoteAccessCheck(RemoteAccessCheck value) {
+      remoteAccessCheck = value;
+      return this;
+    }
+
     public SnapshotterConfig build() {
       return new SnapshotterConfig(
           root,
@@ -287,7 +333,8 @@ public record SnapshotterConfig(
           runtimeType,
           attacher,
           backstoreAddress,
-          recordTraceDir);
+          recordTraceDir,
+          remoteAccessCheck);
     }
   }
 }

@@ -79,7 +79,8 @@ public final class Daemon {
                 config.traceDirectory(),
                 config.mirrorRegistry(),
                 config.autoRemoveDev(),
-                config.rwMode()));
+                config.rwMode(),
+                config.remoteAccessCheck()));
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
     UnixSocketServer server = null;

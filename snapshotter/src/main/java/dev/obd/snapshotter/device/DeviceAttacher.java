@@ -32,6 +32,19 @@ public interface DeviceAttacher {
   Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException;
 
   /**
+   * Whether this attacher's data plane can read blob {@code digest} of {@code size} bytes under
+   * {@code repoBlobUrl} now, with its own credentials (the values a remote layer's config.v1.json
+   * names). Never throws: a data plane that does not answer is {@link BlobAccess.Outcome#UNKNOWN}.
+   * By default {@link BlobAccess.Outcome#NOT_CHECKED}: upstream's overlaybd-tcmu, which serves the
+   * tcmu attacher's devices, has no such call.
+   */
+  default BlobAccess checkBlob(String repoBlobUrl, String digest, long size, Duration deadline) {
+    return new BlobAccess(
+        BlobAccess.Outcome.NOT_CHECKED,
+        "the " + name() + " attacher's data plane reads blobs itself and cannot be asked");
+  }
+
+  /**
    * The attacher of a snapshotter that uses no OverlayBD layers (a scratch snapshotter, a test):
    * nothing is attached, and an attach fails with {@code why}.
    */

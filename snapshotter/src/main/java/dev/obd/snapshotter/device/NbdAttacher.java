@@ -2,6 +2,8 @@ package dev.obd.snapshotter.device;
 
 import dev.obd.backstore.api.BackstoreApiException;
 import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.BlobAccessDeniedException;
+import dev.obd.backstore.api.BlobNotFoundException;
 import dev.obd.backstore.api.DeviceInfo;
 import dev.obd.backstore.api.DeviceNotFoundException;
 import dev.obd.backstore.api.DeviceState;
@@ -124,6 +126,22 @@ public final class NbdAttacher implements DeviceAttacher {
     } catch (BackstoreApiException e) {
       throw new AttachException(
           "detach nbd device of snapshot " + id + " (config " + config + "): " + e.getMessage(), e);
+    }
+  }
+
+  /** Asks obd-backstore ({@code POST /v1/blobs/check}), which reads as a device's read would. */
+  @Override
+  public BlobAccess checkBlob(String repoBlobUrl, String digest, long size, Duration deadline) {
+    try {
+      client.checkBlob(repoBlobUrl, digest, size, deadline);
+      return BlobAccess.readable();
+    } catch (BlobAccessDeniedException e) {
+      return new BlobAccess(BlobAccess.Outcome.DENIED, e.getMessage());
+    } catch (BlobNotFoundException e) {
+      return new BlobAccess(BlobAccess.Outcome.NOT_FOUND, e.getMessage());
+    } catch (BackstoreApiException e) {
+      return new BlobAccess(
+          BlobAccess.Outcome.UNKNOWN, "obd-backstore at " + socket + ": " + e.getMessage());
     }
   }
 

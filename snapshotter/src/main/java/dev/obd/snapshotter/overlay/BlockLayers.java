@@ -163,14 +163,21 @@ final class BlockLayers {
    * plus this blob, fetched from the repository of the layer's image.
    */
   ImageConfig remoteConfig(Optional<SnapshotRecord> parent, RemoteLayer layer, long id) {
-    String host = layer.image().host();
-    boolean insecure = mirrors.stream().anyMatch(m -> m.host().equals(host) && m.insecure());
     List<LowerConfig> lowers =
         lowersWith(
             parent,
             LowerConfig.remote(layer.blobDigest(), layer.blobSize(), layout.fs(id).toString()));
-    return ImageConfig.of(
-        layer.image().blobUrl(insecure), lowers, layout.resultFile(id).toString());
+    return ImageConfig.of(repoBlobUrl(layer), lowers, layout.resultFile(id).toString());
+  }
+
+  /**
+   * The {@code repoBlobUrl} of a remote layer's config.v1.json: its image's repository, over plain
+   * http only for a registry configured as an insecure mirror.
+   */
+  String repoBlobUrl(RemoteLayer layer) {
+    String host = layer.image().host();
+    boolean insecure = mirrors.stream().anyMatch(m -> m.host().equals(host) && m.insecure());
+    return layer.image().blobUrl(insecure);
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.obd.snapshotter.overlay;
 
 import dev.obd.image.config.ImageConfig;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
+import dev.obd.snapshotter.config.SnapshotterConfig.RemoteAccessCheck;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
 import dev.obd.snapshotter.device.BlockMounter;
 import dev.obd.snapshotter.device.DeviceAttacher;
@@ -70,6 +71,7 @@ public final class OverlaySnapshotter implements Snapshotter {
   private final WritableDevices writable;
   private final DeviceLifetime devices;
   private final Reconciler reconciler;
+  private final LazyLayerCheck lazyCheck;
 
   private final RootLock lock;
 
@@ -83,7 +85,8 @@ public final class OverlaySnapshotter implements Snapshotter {
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
    * layers without a {@code blob-fs-type} label, the directory record-trace files must be in, the
    * registries reached over plain http, and whether an image's device is released with its last
-   * container, and the default writable mode of containers on OverlayBD images.
+   * container, the default writable mode of containers on OverlayBD images, and what a lazy layer
+   * whose blob the attacher's data plane cannot read does at its Prepare.
    */
   public record BlockSupport(
       Function<Path, DeviceAttacher> attacher,
@@ -91,7 +94,26 @@ public final class OverlaySnapshotter implements Snapshotter {
       Path recordTraceDir,
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev,
-      RwMode rwMode) {
+      RwMode rwMode,
+      RemoteAccessCheck remoteAccessCheck) {
+
+    /** With the default {@code remoteAccessCheck}, {@code fail}. */
+    public BlockSupport(
+        Function<Path, DeviceAttacher> attacher,
+        String defaultFsType,
+        Path recordTraceDir,
+        List<MirrorRegistry> mirrors,
+        boolean autoRemoveDev,
+        RwMode rwMode) {
+      this(
+          attacher,
+          defaultFsType,
+          recordTraceDir,
+          mirrors,
+          autoRemoveDev,
+          rwMode,
+          RemoteAccessCheck.FAIL);
+    }
 
     /**
      * For a snapshotter that attaches no devices (the warm-up's scratch snapshotter, tests): every
@@ -118,8 +140,10 @@ public final class OverlaySnapshotter implements Snapshotter {
       WritableDevices writable,
       DeviceLifetime devices,
       Reconciler reconciler,
+      LazyLayerCheck lazyCheck,
       RootLock lock) {
     this.layout = layout;
+    this.lazyCheck = lazyCheck;
     this.lock = lock;
     this.blocks = blocks;
     this.writable = writable;
@@ -173,6 +197,7 @@ public final class OverlaySnapshotter implements Snapshotter {
               writable,
               devices,
               reconciler,
+              new LazyLayerCheck(block.remoteAccessCheck(), attacher, LazyLayerCheck.DEADLINE),
               lock);
       reconciler.start();
       return snapshotter;
@@ -195,7 +220,7 @@ public final class OverlaySnapshotter implements Snapshotter {
   private List<Mount> create(Kind kind, String key, String parent, Map<String, String> labels) {
     requireName("key", key);
     PrepareLabels prepared = PrepareLabels.parse(kind, key, labels);
-    if (prepared.remote().isPresent()) {
+    if (prepared.remote().isPresent() && staysLazy(key, prepared.remote().get())) {
       commitRemoteLayer(key, parent, prepared.stored(), prepared.remote().get());
     }
     if (!prepared.purpose().unpacksLayer() && !parent.isEmpty()) {
@@ -277,6 +302,23 @@ public final class OverlaySnapshotter implements Snapshotter {
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not release the writable device of " + record.key(), e);
     }
+  }
+
+  /**
+   * Whether remote layer {@code layer} is recorded and answered ALREADY_EXISTS (a layer recorded
+   * already always is), or, when the attacher's data plane cannot read its blob and {@code
+   * remoteAccessCheck} is {@code download}, prepared as an ordinary layer for containerd to
+   * download and unpack (its commit then finds the OverlayBD layer file and makes it a local block
+   * layer).
+   *
+   * @throws FailedPreconditionException when the blob cannot be read and {@code remoteAccessCheck}
+   *     is {@code fail}
+   */
+  private boolean staysLazy(String key, RemoteLayer layer) {
+    if (store.read(view -> view.get(layer.snapshotRef()).isPresent())) {
+      return true;
+    }
+    return lazyCheck.staysLazy(key, layer, blocks.repoBlobUrl(layer));
   }
 
   /**

@@ -268,4 +268,18 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> ConfigLoader.parse("{\"recordTraceDir\": \"traces\"}", FILE))
         .hasMessageContaining("key \"recordTraceDir\": must be an absolute path");
   }
+
+  @Test
+  void lazyLayersAreCheckedAndARefusalFailsThePullUnlessConfiguredOtherwise() {
+    assertThat(ConfigLoader.parse("{}", FILE).config().remoteAccessCheck())
+        .isEqualTo(SnapshotterConfig.RemoteAccessCheck.FAIL);
+    assertThat(
+            ConfigLoader.parse("{\"remoteAccessCheck\": \"download\"}", FILE)
+                .config()
+                .remoteAccessCheck())
+        .isEqualTo(SnapshotterConfig.RemoteAccessCheck.DOWNLOAD);
+    assertThat(ConfigLoader.parse("{\"remoteAccessCheck\": \"off\"}", FILE).warnings()).isEmpty();
+    assertThatThrownBy(() -> ConfigLoader.parse("{\"remoteAccessCheck\": \"warn\"}", FILE))
+        .hasMessageContaining("key \"remoteAccessCheck\": must be one of download, fail, off");
+  }
 }

@@ -88,16 +88,21 @@ public final class ObdImages {
 
   /** Pushes {@code layout:tag} to {@code ref} keeping digests and annotations. */
   public static void push(Path layout, String tag, String ref) {
-    Containerd.Result r =
-        Containerd.run(
-            List.of(
-                "skopeo",
-                "copy",
-                "--preserve-digests",
-                "--dest-tls-verify=false",
-                "oci:" + layout + ":" + tag,
-                "docker://" + ref),
-            Duration.ofMinutes(2));
+    push(layout, tag, ref, null);
+  }
+
+  /**
+   * As {@link #push(Path, String, String)}, to a registry that requires {@code credentials} ({@code
+   * user:password}, or null for none).
+   */
+  public static void push(Path layout, String tag, String ref, String credentials) {
+    List<String> cmd =
+        new ArrayList<>(List.of("skopeo", "copy", "--preserve-digests", "--dest-tls-verify=false"));
+    if (credentials != null) {
+      cmd.addAll(List.of("--dest-creds", credentials));
+    }
+    cmd.addAll(List.of("oci:" + layout + ":" + tag, "docker://" + ref));
+    Containerd.Result r = Containerd.run(cmd, Duration.ofMinutes(2));
     if (r.exit() != 0) {
       throw new AssertionError("skopeo push of " + ref + " failed:\n" + r.output());
     }
