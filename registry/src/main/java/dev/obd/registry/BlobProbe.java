@@ -4,9 +4,10 @@ import java.io.IOException;
 
 /**
  * Whether a registry blob can be read now, with the credentials, mirrors and redirects a read would
- * use: one ranged GET of the blob's first byte through {@link RegistryClient}, past every cache, so
- * the answer is the registry's and not a copy's. Used to refuse a lazy layer at pull time instead
- * of failing its first block read. Thread-safe.
+ * use: one HEAD request through {@link RegistryClient#headSize}, past every cache, so the answer is
+ * the registry's and not a copy's, and no byte of the blob moves (a lazy pull stays one without
+ * blob GETs). Used to refuse a lazy layer at pull time instead of failing its first block read.
+ * Thread-safe.
  */
 public final class BlobProbe {
   private final RegistryClient client;
@@ -16,7 +17,7 @@ public final class BlobProbe {
   }
 
   /**
-   * Reads the first byte of {@code blob} and compares the size the registry reports with {@code
+   * Asks the registry for {@code blob} and compares the size it reports, if it does, with {@code
    * size}.
    *
    * @throws RegistryDeniedException when the registry refuses the credentials (or has none)
@@ -24,7 +25,7 @@ public final class BlobProbe {
    * @throws RegistryUnavailableException when it stays unreachable past the read deadline
    */
   public void check(BlobUrl blob, long size) throws IOException {
-    long total = client.size(blob);
+    long total = client.headSize(blob);
     if (total >= 0 && total != size) {
       throw new BlobNotFoundException(
           "read the size of "

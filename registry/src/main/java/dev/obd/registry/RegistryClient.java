@@ -119,6 +119,20 @@ public final class RegistryClient {
   }
 
   /**
+   * Whether the registry serves {@code blob} to us now, asked with a HEAD request (no blob byte is
+   * transferred), with the credentials and mirrors a read would use: its size when the registry
+   * says, -1 when it answers with a redirect to its storage (it has accepted the request then; a
+   * presigned storage URL is valid for GET only, so it is not followed).
+   *
+   * @throws BlobNotFoundException when the registry has no such blob
+   * @throws RegistryDeniedException when the registry refuses access
+   * @throws RegistryUnavailableException when it stays unreachable past the read deadline
+   */
+  public long headSize(BlobUrl blob) throws IOException {
+    return fetch(blob, 0, 0, "check " + blob.describe()).total;
+  }
+
+  /**
    * Reads {@code length} bytes at {@code offset}.
    *
    * @throws BlobNotFoundException when the registry has no such blob
@@ -275,14 +289,16 @@ public final class RegistryClient {
     String scopeKey = endpoint.getRawAuthority() + "/" + blob.repository();
     boolean authRetried = false;
     boolean redirectRetried = false;
+    boolean head = length == 0;
     for (int hop = 0; hop < 6; hop++) {
-      URI redirected = redirects.getIfPresent(endpoint);
+      URI redirected = head ? null : redirects.getIfPresent(endpoint);
       URI target = redirected != null ? redirected : endpoint;
-      HttpRequest.Builder rb =
-          HttpRequest.newBuilder(target)
-              .timeout(timeout)
-              .header("Range", "bytes=" + offset + "-" + (offset + length - 1))
-              .GET();
+      HttpRequest.Builder rb = HttpRequest.newBuilder(target).timeout(timeout);
+      if (head) {
+        rb.method("HEAD", HttpRequest.BodyPublishers.noBody());
+      } else {
+        rb.header("Range", "bytes=" + offset + "-" + (offset + length - 1)).GET();
+      }
       Authorization auth = null;
       if (redirected == null) {
         auth = authorization.getIfPresent(scopeKey);
@@ -303,6 +319,11 @@ public final class RegistryClient {
       }
       HttpResponse<byte[]> resp = send(rb.build(), what, target, timeout);
       int status = resp.statusCode();
+      if (head && (status == 200 || status >= 300 && status < 400)) {
+        long total =
+            status == 200 ? resp.headers().firstValueAsLong("Content-Length").orElse(-1) : -1;
+        return new Range(new byte[0], total);
+      }
       if (status == 206 || status == 200) {
         return range(resp, offset, length, what);
       }
