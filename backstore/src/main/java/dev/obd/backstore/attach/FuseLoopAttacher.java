@@ -103,7 +103,7 @@ public final class FuseLoopAttacher implements Attacher {
     long end = System.nanoTime() + deadline.toNanos();
     if (exists(a)) {
       if (LoopDevices.inUse(a.device())) {
-        throw new DeviceInUseException(a.device());
+        throw new DeviceHeldException(a.device());
       }
       LoopDevices.detach(a.device(), remaining(end, "losetup -d"));
     }

@@ -114,7 +114,7 @@ public final class KernelNbdAttacher implements Attacher {
       return;
     }
     if (LoopDevices.inUse(a.device())) {
-      throw new DeviceInUseException(a.device());
+      throw new DeviceHeldException(a.device());
     }
     try (GenericNetlink nl = new GenericNetlink(timeoutSeconds(deadline))) {
       nl.exchange(

@@ -5,7 +5,7 @@ import dev.obd.backstore.api.DeviceState;
 import dev.obd.backstore.attach.AttachException;
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.attach.Attachment;
-import dev.obd.backstore.attach.DeviceInUseException;
+import dev.obd.backstore.attach.DeviceHeldException;
 import dev.obd.backstore.nbd.Export;
 import dev.obd.backstore.nbd.IoStats;
 import dev.obd.backstore.nbd.NbdServer;
@@ -201,7 +201,7 @@ public final class DeviceManager implements AutoCloseable {
         attacher.detach(a, attachDeadline);
       } catch (AttachException e) {
         String message = "remove device " + a.device() + ": " + e.getMessage();
-        throw e instanceof DeviceInUseException
+        throw e instanceof DeviceHeldException
             ? new DeviceBusyException(message, e)
             : new DeviceFailedException(message, e);
       }
