@@ -1,6 +1,7 @@
 package dev.obd.daemonsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -39,6 +40,15 @@ class SystemdNotifierTest {
   void aSocketThatIsGoneIsReportedInTheLogNotThrown() {
     new SystemdNotifier(dir.resolve("nobody-listens.sock").toString()).notify("READY=1");
     new SystemdNotifier(null).notify("READY=1");
+  }
+
+  @Test
+  void aSocketNameLongerThanAUnixAddressHoldsIsRefusedByName() {
+    String tooLong = "/" + "x".repeat(107);
+    assertThatThrownBy(() -> SystemdNotifier.address(tooLong))
+        .isInstanceOf(IOException.class)
+        .hasMessage("socket name longer than 107 bytes");
+    new SystemdNotifier(tooLong).notify("READY=1");
   }
 
   static String receive(UnixDatagramChannel ch) throws IOException {

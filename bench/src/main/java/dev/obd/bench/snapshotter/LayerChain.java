@@ -4,13 +4,12 @@ import dev.obd.proto.containerd.snapshots.v1.CommitSnapshotRequest;
 import dev.obd.proto.containerd.snapshots.v1.PrepareSnapshotRequest;
 import dev.obd.proto.containerd.snapshots.v1.SnapshotsGrpc.SnapshotsBlockingStub;
 import dev.obd.proto.containerd.types.Mount;
-import dev.obd.snapshotter.device.BlockMounter;
+import dev.obd.snapshotter.fs.LibC;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import jnr.ffi.LibraryLoader;
 
 /**
  * What containerd does to unpack an image of many layers, without the downloads: for each layer,
@@ -21,8 +20,7 @@ final class LayerChain {
   private static final long MS_RDONLY = 1;
   private static final long MS_BIND = 4096;
   private static final long MS_REC = 16384;
-  private static final BlockMounter.LibC LIBC =
-      LibraryLoader.create(BlockMounter.LibC.class).load("c");
+  private static final LibC.Calls LIBC = LibC.calls();
 
   /** Time of the whole chain and the Prepare and Commit calls in it, in nanoseconds. */
   record Timing(long totalNanos, long prepareNanos, long commitNanos) {}
@@ -88,6 +86,6 @@ final class LayerChain {
   }
 
   private static int errno() {
-    return jnr.ffi.Runtime.getRuntime(LIBC).getLastError();
+    return LibC.lastError();
   }
 }

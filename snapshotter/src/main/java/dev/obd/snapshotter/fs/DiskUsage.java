@@ -10,7 +10,6 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.Set;
-import jnr.posix.FileStat;
 
 /**
  * Disk usage of a directory tree as containerd measures it: allocated blocks × 512 bytes and the
@@ -27,7 +26,12 @@ public record DiskUsage(long bytes, long inodes) {
     pending.push(root);
     while (!pending.isEmpty()) {
       Path path = pending.pop();
-      FileStat st = Posix.lstat(path.toString());
+      LibC.Stat st;
+      try {
+        st = LibC.lstat(path.toString());
+      } catch (IOException e) {
+        throw new UncheckedIOException("measure disk usage of " + root, e);
+      }
       if (st == null) {
         continue;
       }
