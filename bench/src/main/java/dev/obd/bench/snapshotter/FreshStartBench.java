@@ -38,7 +38,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Usage (root): {@code bench/run dev.obd.bench.snapshotter.FreshStartBench OBD_LAUNCHER
  * GO_BASELINE [ROUNDS] [WARM_CYCLES] [SECONDS_PER_WARM_ROUND]}; a daemon command may carry
- * arguments, separated by spaces.
+ * arguments, separated by spaces. Several obd-snapshotter commands, separated by commas, are
+ * measured side by side in the same rounds (e.g. two wrapper scripts setting different {@code
+ * OBD_JAVA_OPTS} and {@code OBD_CDS_DIR}), each against the same Go baseline.
  */
 public final class FreshStartBench {
   private static final int FIRST_PAIRS = 100;
@@ -91,15 +93,20 @@ public final class FreshStartBench {
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 10;
     int warmCycles = args.length > 3 ? Integer.parseInt(args[3]) : 1000;
     int seconds = args.length > 4 ? Integer.parseInt(args[4]) : 5;
-    makeArchive(args[0].split(" ")[0]);
+    List<Arm> arms = new ArrayList<>();
+    String[] launchers = args[0].split(",");
+    for (String launcher : launchers) {
+      makeArchive(launcher.split(" ")[0]);
+      String name =
+          launchers.length == 1
+              ? "obd-snapshotter"
+              : "obd " + Path.of(launcher.split(" ")[0]).getFileName();
+      arms.add(new Arm(name, List.of(launcher.split(" "))));
+    }
+    arms.add(new Arm("Go overlayfs baseline", List.of(args[1].split(" "))));
     Path work = Files.createTempDirectory("obd-fresh-bench-");
     try {
-      FreshStartBench b =
-          new FreshStartBench(
-              work,
-              List.of(
-                  new Arm("obd-snapshotter", List.of(args[0].split(" "))),
-                  new Arm("Go overlayfs baseline", List.of(args[1].split(" ")))));
+      FreshStartBench b = new FreshStartBench(work, arms);
       b.alternate(1, b::warmTheClient);
       b.alternate(rounds, b::fresh);
       b.alternate(3, b::idleRss);
@@ -270,74 +277,91 @@ public final class FreshStartBench {
   }
 
   private void print(int rounds, int warmCycles) {
-    Arm obd = arms.get(0);
-    Arm go = arms.get(1);
+    List<Arm> obd = arms.subList(0, arms.size() - 1);
+    Arm go = arms.get(arms.size() - 1);
     System.out.println(
         "Fresh daemons: "
             + rounds
             + " rounds; load average (1 min) at each round: "
             + String.join(", ", loads));
     System.out.println();
-    System.out.println("| measure | " + obd.name + " | " + go.name + " | ratio (Go ÷ obd) |");
-    System.out.println("|---|---|---|---|");
-    row("start to socket, median / max", obd, go, "start", true);
-    row("first connection's preface after the socket appears, p50 / max", obd, go, "preface", true);
-    row("second connection's preface, p50 / max", obd, go, "preface2", true);
-    row("first RPC (Prepare, on a new channel), p50 / max", obd, go, "first rpc", true);
-    row("first 100 Prepare+Commit, median / max", obd, go, "first 100", true);
-    row("… of which Prepare, p50 / p99", obd, go, "first prepare", false);
-    row("… of which Commit, p50 / p99", obd, go, "first commit", false);
-    row("fresh 32-layer chain with mounts, median / max", obd, go, "fresh chain", true);
-    row("… Prepare in the chain, median / max", obd, go, "fresh chain prepare", true);
-    row("… Commit in the chain, median / max", obd, go, "fresh chain commit", true);
-    System.out.printf(
-        Locale.ROOT,
-        "| idle RSS 3 s after start, median of 3 | %d MiB | %d MiB | |%n",
-        (long) obd.stats("idle rss").percentile(50) / 1024,
-        (long) go.stats("idle rss").percentile(50) / 1024);
-    String warm = "after " + warmCycles + " warm-up cycles: ";
-    System.out.printf(
-        Locale.ROOT,
-        "| %scycles/s, 1 client | %.0f | %.0f | %.2f |%n",
-        warm,
-        rate(obd, "seq"),
-        rate(go, "seq"),
-        rate(obd, "seq") / rate(go, "seq"));
-    for (String rpc : List.of("Prepare", "Commit", "Stat", "Remove")) {
-      row("… " + rpc + " p50 / p99", obd, go, rpc, false);
+    StringBuilder head = new StringBuilder("| measure |");
+    StringBuilder rule = new StringBuilder("|---|");
+    for (Arm a : arms) {
+      head.append(' ').append(a.name).append(" |");
+      rule.append("---|");
     }
-    System.out.printf(
-        Locale.ROOT,
-        "| %scycles/s, 8 clients | %.0f | %.0f | %.2f |%n",
-        warm,
-        rate(obd, "8"),
-        rate(go, "8"),
-        rate(obd, "8") / rate(go, "8"));
-    row(warm + "32-layer chain with mounts, median / max", obd, go, "warm chain", true);
-    System.out.printf(
-        Locale.ROOT,
-        "| RSS after the warm run | %d MiB | %d MiB | |%n",
-        (long) obd.stats("rss after").percentile(50) / 1024,
-        (long) go.stats("rss after").percentile(50) / 1024);
+    for (Arm a : obd) {
+      head.append(" ratio (Go ÷ ").append(obd.size() == 1 ? "obd" : a.name).append(") |");
+      rule.append("---|");
+    }
+    System.out.println(head);
+    System.out.println(rule);
+    row("start to socket, median / max", "start", true);
+    row("first connection's preface after the socket appears, p50 / max", "preface", true);
+    row("second connection's preface, p50 / max", "preface2", true);
+    row("first RPC (Prepare, on a new channel), p50 / max", "first rpc", true);
+    row("first 100 Prepare+Commit, median / max", "first 100", true);
+    row("… of which Prepare, p50 / p99", "first prepare", false);
+    row("… of which Commit, p50 / p99", "first commit", false);
+    row("fresh 32-layer chain with mounts, median / max", "fresh chain", true);
+    row("… Prepare in the chain, median / max", "fresh chain prepare", true);
+    row("… Commit in the chain, median / max", "fresh chain commit", true);
+    memoryRow("idle RSS 3 s after start, median of 3", "idle rss");
+    String warm = "after " + warmCycles + " warm-up cycles: ";
+    rateRow(warm + "cycles/s, 1 client", "seq", go);
+    for (String rpc : List.of("Prepare", "Commit", "Stat", "Remove")) {
+      row("… " + rpc + " p50 / p99", rpc, false);
+    }
+    rateRow(warm + "cycles/s, 8 clients", "8", go);
+    row(warm + "32-layer chain with mounts, median / max", "warm chain", true);
+    memoryRow("RSS after the warm run", "rss after");
+  }
+
+  private void memoryRow(String label, String measure) {
+    StringBuilder line = new StringBuilder("| " + label + " |");
+    for (Arm a : arms) {
+      line.append(' ').append((long) a.stats(measure).percentile(50) / 1024).append(" MiB |");
+    }
+    line.append(" |".repeat(arms.size() - 1));
+    System.out.println(line);
+  }
+
+  private void rateRow(String label, String measure, Arm go) {
+    StringBuilder line = new StringBuilder("| " + label + " |");
+    for (Arm a : arms) {
+      line.append(String.format(Locale.ROOT, " %.0f |", rate(a, measure)));
+    }
+    for (Arm a : arms.subList(0, arms.size() - 1)) {
+      line.append(String.format(Locale.ROOT, " %.2f |", rate(a, measure) / rate(go, measure)));
+    }
+    System.out.println(line);
   }
 
   private static double rate(Arm a, String measure) {
     return a.counts.getOrDefault(measure, 0L) / (a.elapsed.getOrDefault(measure, 1L) / 1e9);
   }
 
-  /** A row of two percentiles (50 and max or 99) and the ratio of the medians. */
-  private static void row(String label, Arm obd, Arm go, String measure, boolean max) {
-    Stats a = obd.stats(measure);
-    Stats b = go.stats(measure);
+  /** A row of two percentiles (50 and max or 99) per arm, and the ratios of the medians. */
+  private void row(String label, String measure, boolean max) {
     double hi = max ? 100 : 99;
-    System.out.printf(
-        Locale.ROOT,
-        "| %s | %s / %s | %s / %s | %.2f |%n",
-        label,
-        Stats.ms(a.percentileMillis(50)),
-        Stats.ms(a.percentileMillis(hi)),
-        Stats.ms(b.percentileMillis(50)),
-        Stats.ms(b.percentileMillis(hi)),
-        b.percentileMillis(50) / a.percentileMillis(50));
+    Arm go = arms.get(arms.size() - 1);
+    StringBuilder line = new StringBuilder("| " + label + " |");
+    for (Arm a : arms) {
+      Stats st = a.stats(measure);
+      line.append(' ')
+          .append(Stats.ms(st.percentileMillis(50)))
+          .append(" / ")
+          .append(Stats.ms(st.percentileMillis(hi)))
+          .append(" |");
+    }
+    for (Arm a : arms.subList(0, arms.size() - 1)) {
+      line.append(
+          String.format(
+              Locale.ROOT,
+              " %.2f |",
+              go.stats(measure).percentileMillis(50) / a.stats(measure).percentileMillis(50)));
+    }
+    System.out.println(line);
   }
 }
