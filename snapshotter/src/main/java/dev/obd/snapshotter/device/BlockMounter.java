@@ -61,7 +61,7 @@ public final class BlockMounter {
             + ") at "
             + target
             + ": "
-            + describe(errno));
+            + LibC.describe(errno));
   }
 
   /** Unmounts {@code target} if mounted; a busy mount is an error, not detached lazily. */
@@ -71,7 +71,7 @@ public final class BlockMounter {
     }
     if (LibC.calls().umount2(target.toString(), 0) != 0) {
       int errno = LibC.lastError();
-      throw new AttachException("unmount " + target + ": " + describe(errno));
+      throw new AttachException("unmount " + target + ": " + LibC.describe(errno));
     }
   }
 
@@ -82,9 +82,5 @@ public final class BlockMounter {
 
   public boolean isMounted(Path target) {
     return MountTable.mountsUnder(target).contains(target.toAbsolutePath().normalize());
-  }
-
-  private static String describe(int errno) {
-    return LibC.describe(errno);
   }
 }

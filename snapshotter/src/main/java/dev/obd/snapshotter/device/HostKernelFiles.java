@@ -38,7 +38,7 @@ public final class HostKernelFiles implements KernelFiles {
     int fd = libc.open(path, O_WRONLY | O_CLOEXEC, 0);
     if (fd < 0) {
       int errno = LibC.lastError();
-      throw new KernelCallException("open " + path + ": " + describe(errno), errno);
+      throw new KernelCallException("open " + path + ": " + LibC.describe(errno), errno);
     }
     try {
       byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
@@ -46,7 +46,7 @@ public final class HostKernelFiles implements KernelFiles {
       if (n < 0) {
         int errno = LibC.lastError();
         throw new KernelCallException(
-            "write \"" + value + "\" to " + path + ": " + describe(errno), errno);
+            "write \"" + value + "\" to " + path + ": " + LibC.describe(errno), errno);
       }
     } finally {
       libc.close(fd);
@@ -89,21 +89,17 @@ public final class HostKernelFiles implements KernelFiles {
     int fd = libc.open(device, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
       int errno = LibC.lastError();
-      throw new KernelCallException("open " + device + ": " + describe(errno), errno);
+      throw new KernelCallException("open " + device + ": " + LibC.describe(errno), errno);
     }
     try {
       long n = libc.read(fd, new byte[length], length);
       if (n < 0) {
         int errno = LibC.lastError();
-        throw new KernelCallException("read " + device + ": " + describe(errno), errno);
+        throw new KernelCallException("read " + device + ": " + LibC.describe(errno), errno);
       }
       return (int) n;
     } finally {
       libc.close(fd);
     }
-  }
-
-  private static String describe(int errno) {
-    return LibC.describe(errno);
   }
 }
