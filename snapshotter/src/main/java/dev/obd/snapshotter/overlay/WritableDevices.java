@@ -186,8 +186,18 @@ final class WritableDevices {
         return 0;
       }
       try (layer) {
-        if (layer.virtualSize() > 0) {
-          return layer.virtualSize();
+        long size = layer.virtualSize();
+        if (size % 512 != 0) {
+          // a disk is made of 512-byte sectors: overlaybd would refuse this stack at attach
+          throw new FailedPreconditionException(
+              "layer "
+                  + file.get()
+                  + " states a virtual disk size of "
+                  + size
+                  + " bytes, not a whole number of 512-byte sectors");
+        }
+        if (size > 0) {
+          return size;
         }
       }
     }

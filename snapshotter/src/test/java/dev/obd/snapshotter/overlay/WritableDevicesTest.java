@@ -1,14 +1,20 @@
 package dev.obd.snapshotter.overlay;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.image.config.ImageConfig;
 import dev.obd.image.config.LowerConfig;
 import dev.obd.image.lsmt.LayerUuid;
+import dev.obd.image.lsmt.LsmtHeader;
 import dev.obd.image.lsmt.WritableLayer;
+import dev.obd.snapshotter.errdefs.FailedPreconditionException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,6 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** The size a new writable layer on an image says its disk is. */
 class WritableDevicesTest {
   private static final long GIB = 1L << 30;
+
+  /** Where an LSMT header or trailer keeps the virtual size (little-endian). */
+  private static final long VSIZE_OFFSET = 48;
+
   @TempDir Path dir;
 
   @Test
@@ -38,6 +48,27 @@ class WritableDevicesTest {
             Files.createDirectories(dir.resolve("r")).toString());
     assertThat(WritableDevices.localVirtualSize(image(bottom, remote))).isZero();
     assertThat(WritableDevices.localVirtualSize(image())).isZero();
+  }
+
+  @Test
+  void aLayerStatingASizeThatIsNotWholeSectorsFailsThePrepareAsAPrecondition() throws Exception {
+    LowerConfig bad = sealedLayer("bad", 64 * GIB);
+    Path sealed = Path.of(bad.dir()).resolve("overlaybd.sealed");
+    try (FileChannel ch = FileChannel.open(sealed, StandardOpenOption.WRITE)) {
+      ByteBuffer size = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      size.putLong(0, 64 * GIB + 100);
+      // the header and the trailer, from which a sealed layer's metadata is read
+      ch.write(size.duplicate(), VSIZE_OFFSET);
+      ch.write(size.duplicate(), ch.size() - LsmtHeader.SIZE + VSIZE_OFFSET);
+    }
+    assertThatThrownBy(() -> WritableDevices.localVirtualSize(image(bad)))
+        .isInstanceOf(FailedPreconditionException.class)
+        .hasMessageStartingWith(
+            "layer "
+                + sealed
+                + " states a virtual disk size of "
+                + (64 * GIB + 100)
+                + " bytes, not a whole number of 512-byte sectors");
   }
 
   private static ImageConfig image(LowerConfig... lowersBottomFirst) {
