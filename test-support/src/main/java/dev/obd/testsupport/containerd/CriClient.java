@@ -1,11 +1,11 @@
 package dev.obd.testsupport.containerd;
 
-import dev.obd.testsupport.cri.Image;
-import dev.obd.testsupport.cri.ImageServiceGrpc;
-import dev.obd.testsupport.cri.ImageSpec;
-import dev.obd.testsupport.cri.ListImagesRequest;
-import dev.obd.testsupport.cri.PullImageRequest;
-import dev.obd.testsupport.cri.RemoveImageRequest;
+import dev.obd.proto.cri.v1.Image;
+import dev.obd.proto.cri.v1.ImageServiceGrpc;
+import dev.obd.proto.cri.v1.ImageSpec;
+import dev.obd.proto.cri.v1.ListImagesRequest;
+import dev.obd.proto.cri.v1.PullImageRequest;
+import dev.obd.proto.cri.v1.RemoveImageRequest;
 import dev.obd.testsupport.grpc.UnixSocketChannel;
 import java.nio.file.Path;
 import java.util.List;
