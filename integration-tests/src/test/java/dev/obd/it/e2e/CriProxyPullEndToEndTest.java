@@ -4,6 +4,9 @@ import static dev.obd.testsupport.containerd.Containerd.SNAPSHOTTER;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.obd.backstore.api.BackstoreClient;
+import dev.obd.backstore.api.BackstoreUnavailableException;
+import dev.obd.backstore.api.BlobAccessDeniedException;
 import dev.obd.it.e2e.support.E2eEnvironment;
 import dev.obd.proto.containerd.snapshots.v1.Info;
 import dev.obd.proto.cri.v1.AuthConfig;
@@ -13,9 +16,13 @@ import dev.obd.testsupport.containerd.Containerd;
 import dev.obd.testsupport.containerd.CriClient;
 import dev.obd.testsupport.oci.ObdImages;
 import io.grpc.StatusRuntimeException;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,13 +37,15 @@ import org.junit.jupiter.api.Test;
  * the proxy as kubelet's image endpoint, a CRI pull from a private registry (docker-registry with
  * htpasswd) with the credentials kubelet sends is lazy (the layer committed as a remote snapshot,
  * no layer blob fetched by containerd) and its container runs, reading the layer through the
- * backstore with those credentials; wrong ones fail the pull with the registry's answer. No file
- * and no log (all at debug level) holds the password or its base64.
+ * backstore with those credentials; a restarted backstore is handed them again; wrong ones fail the
+ * pull with the registry's answer. No file and no log (all at debug level) holds the password or
+ * its base64.
  */
 class CriProxyPullEndToEndTest {
   private static final String PASSWORD = "cri-Pa55-kept-in-memory";
   private static final String LAYER =
       "sha256:022231c3f1af70e0cc42f0c3781eabf174cff608210585bf93fc83e16d33672d";
+  private static final long LAYER_SIZE = 642_560;
 
   @Test
   void aPullThroughTheProxyWithKubeletsCredentialsIsLazyAndItsContainerRuns() throws Exception {
@@ -120,22 +129,50 @@ class CriProxyPullEndToEndTest {
             .hasMessageNotContaining(PASSWORD);
       }
 
+      // obd-backstore keeps pushed credentials in memory only: a restarted one gets them again
+      env.stopBackstore();
+      env.startBackstore();
+      BackstoreClient backstore = new BackstoreClient(env.backstoreSocket());
+      String repoBlobUrl = "http://" + registry.host() + "/v2/private/hello/blobs";
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (true) {
+        try {
+          backstore.checkBlob(repoBlobUrl, LAYER, LAYER_SIZE, Duration.ofSeconds(10));
+          break;
+        } catch (BlobAccessDeniedException | BackstoreUnavailableException e) {
+          if (System.nanoTime() > end) {
+            throw new AssertionError(
+                "the restarted obd-backstore was not handed kubelet's credentials again within"
+                    + " 30 s",
+                e);
+          }
+          Thread.sleep(200);
+        }
+      }
+
       // what was written, not what is served: no walk into the image device's mounts (its nbdfuse
       // file would be read from the registry whole)
-      List<String> mounts = env.mountsBelow();
+      List<Path> mounts = env.mountsBelow().stream().map(Path::of).toList();
       List<String> holders = new ArrayList<>();
       for (Path root : List.of(env.dir, dir)) {
-        try (Stream<Path> files = Files.walk(root)) {
-          for (Path f :
-              files
-                  .filter(f -> mounts.stream().noneMatch(m -> f.startsWith(Path.of(m))))
-                  .filter(Files::isRegularFile)
-                  .toList()) {
-            if (holds(f, PASSWORD) || holds(f, basic)) {
-              holders.add(f.toString());
-            }
-          }
-        }
+        Files.walkFileTree(
+            root,
+            new SimpleFileVisitor<>() {
+              @Override
+              public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
+                return mounts.contains(d) ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
+              }
+
+              @Override
+              public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
+                if (a.isRegularFile()
+                    && !mounts.contains(f)
+                    && (holds(f, PASSWORD) || holds(f, basic))) {
+                  holders.add(f.toString());
+                }
+                return FileVisitResult.CONTINUE;
+              }
+            });
       }
       assertThat(holders).as("files holding the password or its base64").isEmpty();
       try (Stream<Path> logs = Files.list(env.dir)) {
@@ -160,7 +197,7 @@ class CriProxyPullEndToEndTest {
    * Whether {@code file} holds {@code text}, read in chunks: some files here (sparse device images)
    * are larger than an array can be.
    */
-  private static boolean holds(Path file, String text) throws Exception {
+  private static boolean holds(Path file, String text) throws IOException {
     int overlap = text.length() - 1;
     try (var in = Files.newInputStream(file)) {
       byte[] buf = new byte[1 << 20];
