@@ -34,7 +34,16 @@ class ArchitectureTest {
         .resideInAnyPackage("..storage..", "..filters..", "..fs..", "..errdefs..", "..config..")
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage("..api..", "..daemon..", "..overlay..")
+        .resideInAnyPackage("..api..", "..daemon..", "..overlay..", "..cri..")
+        .check(CLASSES);
+    noClasses()
+        .that()
+        .resideInAnyPackage(
+            "..api..", "..overlay..", "..overlaybd..", "..device..", "..snapshots..", "..storage..")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("..cri..")
+        .because("the CRI image proxy sits beside the Snapshots API; only the daemon wires it in")
         .check(CLASSES);
     noClasses()
         .that()

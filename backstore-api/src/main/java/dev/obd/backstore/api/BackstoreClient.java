@@ -109,7 +109,38 @@ public final class BackstoreClient {
     call(Endpoint.BLOBS, "POST", "/v1/blobs/check", body, deadline);
   }
 
-  /** The daemon's attach mode ("nbd" or "fuse") and counters. */
+  /**
+   * Hands the daemon credentials for the blobs of one repository, which it keeps in memory only
+   * until they expire and asks before its configured sources (see {@link RegistryCredential}).
+   * Credentials pushed again for the same repository replace the earlier ones. The secret travels
+   * only in the request body, and no message of this client shows it.
+   *
+   * @throws InvalidRequestException when the daemon refuses them as malformed
+   * @throws BackstoreUnavailableException when the daemon does not answer
+   */
+  public void putCredentials(RegistryCredential credential, Duration deadline)
+      throws BackstoreApiException {
+    Map<String, Object> body = new java.util.LinkedHashMap<>();
+    body.put("host", credential.host());
+    body.put("repository", credential.repository());
+    if (credential.identityToken()) {
+      body.put("identityToken", credential.secret());
+    } else {
+      body.put("username", credential.username());
+      body.put("password", credential.secret());
+    }
+    body.put("expiresAt", credential.expiresAt().toEpochMilli());
+    String json;
+    try {
+      json = JSON.writeValueAsString(body);
+    } catch (IOException e) {
+      // never e's message: it may quote the value
+      throw new InvalidRequestException("encode credentials for " + credential.host(), null);
+    }
+    call("PUT", "/v1/credentials", json, deadline);
+  }
+
+  /** The daemon's attach mode ("nbd" or "fuse"), counters, and which run of it answers. */
   public DaemonInfo info(Duration deadline) throws BackstoreApiException {
     return decode(call("GET", "/v1/info", null, deadline), new TypeReference<DaemonInfo>() {});
   }

@@ -15,6 +15,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param cacheCorrupt damaged cache chunks or blobs detected (and refetched)
  * @param cacheUsedBytes bytes the range cache holds
  * @param cacheCapacityBytes the cache's size bound
+ * @param pid the daemon's process id
+ * @param startedAt when the daemon started, in milliseconds since the epoch; with {@code pid} it
+ *     tells a client that the daemon was restarted and lost what it kept in memory only (pushed
+ *     credentials). 0 from a daemon too old to say.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record DaemonInfo(
@@ -26,4 +30,12 @@ public record DaemonInfo(
     @JsonProperty("cacheMisses") long cacheMisses,
     @JsonProperty("cacheCorrupt") long cacheCorrupt,
     @JsonProperty("cacheUsedBytes") long cacheUsedBytes,
-    @JsonProperty("cacheCapacityBytes") long cacheCapacityBytes) {}
+    @JsonProperty("cacheCapacityBytes") long cacheCapacityBytes,
+    @JsonProperty("pid") long pid,
+    @JsonProperty("startedAt") long startedAt) {
+
+  /** Which run of the daemon answered: differs after every restart. */
+  public String instance() {
+    return pid + "@" + startedAt;
+  }
+}

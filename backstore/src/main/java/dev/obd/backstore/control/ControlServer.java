@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.RegistryCredential;
 import dev.obd.backstore.device.BadDeviceConfigException;
 import dev.obd.backstore.device.BlobDeniedException;
 import dev.obd.backstore.device.BlobUnreachableException;
@@ -61,6 +62,9 @@ import java.util.logging.Logger;
  * GET    /v1/info               -> 200 DaemonInfo
  * POST   /v1/blobs/check        {"repoBlobUrl": "https://host/v2/repo/blobs", "digest":
  *                                   "sha256:...", "size": n} -> 200 {"digest": ..., "readable": true}
+ * PUT    /v1/credentials        {"host": "registry.example.com:5000", "repository": "team/app",
+ *                                   "username": "...", "password": "..." | "identityToken": "...",
+ *                                   "expiresAt": epoch ms} -> 204 (kept in memory only)
  * errors: {"error": "..."} with 400, 403, 404, 409, 500, 503
  * </pre>
  *
@@ -95,6 +99,12 @@ public final class ControlServer implements AutoCloseable {
      * @throws IllegalArgumentException when the URL is not a registry's blob URL
      */
     void checkBlob(String repoBlobUrl, String digest, long size) throws DeviceException;
+
+    /**
+     * Keeps {@code credential} in memory until it expires, asked before the configured credential
+     * sources for the blobs of its repository.
+     */
+    void putCredentials(RegistryCredential credential);
   }
 
   private final EventLoopGroup group;
@@ -265,6 +275,9 @@ public final class ControlServer implements AutoCloseable {
       if (path.equals("/v1/blobs/check") && method.equals(HttpMethod.POST)) {
         return checkBlob(body);
       }
+      if (path.equals("/v1/credentials") && method.equals(HttpMethod.PUT)) {
+        return putCredentials(body);
+      }
       if (path.startsWith("/v1/devices/")) {
         String key = QueryStringDecoder.decodeComponent(path.substring("/v1/devices/".length()));
         if (method.equals(HttpMethod.GET)) {
@@ -300,6 +313,59 @@ public final class ControlServer implements AutoCloseable {
         return error(HttpResponseStatus.BAD_REQUEST, "check blob: " + e.getMessage());
       }
       return json(HttpResponseStatus.OK, Map.of("digest", digest, "readable", true));
+    }
+
+    /**
+     * Never quotes the body nor a parser's message about it: the body holds a secret, and Jackson
+     * quotes what it read.
+     */
+    private FullHttpResponse putCredentials(String body) {
+      JsonNode n;
+      try {
+        n = JSON.readTree(body);
+      } catch (IOException e) {
+        return error(HttpResponseStatus.BAD_REQUEST, "put credentials: request body is not JSON");
+      }
+      if (n == null || !n.isObject()) {
+        return error(
+            HttpResponseStatus.BAD_REQUEST, "put credentials: request body is not a JSON object");
+      }
+      JsonNode expires = n.path("expiresAt");
+      boolean token = n.hasNonNull("identityToken");
+      if (!expires.canConvertToLong() || !expires.isIntegralNumber()) {
+        return error(
+            HttpResponseStatus.BAD_REQUEST,
+            "put credentials: \"expiresAt\" (milliseconds since the epoch) is required");
+      }
+      if (token == (n.hasNonNull("password") || n.hasNonNull("username"))) {
+        return error(
+            HttpResponseStatus.BAD_REQUEST,
+            "put credentials: give either \"username\" and \"password\" or \"identityToken\"");
+      }
+      RegistryCredential c;
+      try {
+        c =
+            new RegistryCredential(
+                text(n, "host"),
+                text(n, "repository"),
+                token ? "" : text(n, "username"),
+                token ? text(n, "identityToken") : text(n, "password"),
+                token,
+                java.time.Instant.ofEpochMilli(expires.longValue()));
+      } catch (IllegalArgumentException e) {
+        // RegistryCredential's messages name fields, never the secret
+        return error(HttpResponseStatus.BAD_REQUEST, "put credentials: " + e.getMessage());
+      }
+      backend.putCredentials(c);
+      return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT);
+    }
+
+    private static String text(JsonNode n, String field) {
+      JsonNode v = n.get(field);
+      if (v == null || !v.isTextual()) {
+        throw new IllegalArgumentException("credential: \"" + field + "\" must be a string");
+      }
+      return v.textValue();
     }
 
     private static FullHttpResponse error(HttpResponseStatus status, String message) {

@@ -2,6 +2,7 @@ package dev.obd.backstore.daemon;
 
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.RegistryCredential;
 import dev.obd.backstore.attach.AttachMode;
 import dev.obd.backstore.attach.Attacher;
 import dev.obd.backstore.attach.FuseLoopAttacher;
@@ -37,6 +38,7 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
   private final AttachMode mode;
   private final ControlServer api;
   private final BlobAccessCheck blobs;
+  private final long startedAt = System.currentTimeMillis();
 
   private BackstoreDaemon(BackstoreConfig config) throws IOException {
     Files.createDirectories(Path.of(config.runDir()));
@@ -127,7 +129,24 @@ public final class BackstoreDaemon implements ControlServer.Backend, AutoCloseab
         c.misses(),
         c.corruptDetected(),
         c.usedBytes(),
-        c.capacity());
+        c.capacity(),
+        ProcessHandle.current().pid(),
+        startedAt);
+  }
+
+  @Override
+  public void putCredentials(RegistryCredential c) {
+    plane
+        .pushedCredentials()
+        .put(c.host(), c.repository(), c.username(), c.secret(), c.identityToken(), c.expiresAt());
+    // the user name is no secret (registry errors name it too); the secret never appears
+    LOG.fine(
+        "keeping pushed credentials for "
+            + c.host()
+            + "/"
+            + c.repository()
+            + " until "
+            + c.expiresAt());
   }
 
   @Override

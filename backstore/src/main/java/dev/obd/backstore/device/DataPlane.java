@@ -8,6 +8,7 @@ import dev.obd.backstore.nbd.NbdTransport;
 import dev.obd.image.VirtualDisk;
 import dev.obd.image.config.ImageConfigJson;
 import dev.obd.registry.CredentialSource;
+import dev.obd.registry.PushedCredentials;
 import dev.obd.registry.RegistryClient;
 import dev.obd.registry.cache.RangeCache;
 import java.io.IOException;
@@ -28,6 +29,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class DataPlane implements AutoCloseable {
   private final BackstoreConfig config;
   private final RegistryClient registry;
+  private final PushedCredentials pushed;
   private final RangeCache cache;
   private final NbdTransport transport;
   private final ExecutorService openPool;
@@ -38,6 +40,7 @@ public final class DataPlane implements AutoCloseable {
   private DataPlane(
       BackstoreConfig config,
       RegistryClient registry,
+      PushedCredentials pushed,
       RangeCache cache,
       NbdTransport transport,
       ExecutorService openPool,
@@ -46,6 +49,7 @@ public final class DataPlane implements AutoCloseable {
     this.config = config;
     this.cachePool = cachePool;
     this.registry = registry;
+    this.pushed = pushed;
     this.cache = cache;
     this.transport = transport;
     this.openPool = openPool;
@@ -62,7 +66,10 @@ public final class DataPlane implements AutoCloseable {
 
   public static DataPlane start(BackstoreConfig config) throws IOException {
     // first: a credential source that cannot be set up (a bad certificate) stops the start
-    CredentialSource credentials = config.credentialSettings().open();
+    CredentialSource configured = config.credentialSettings().open();
+    // credentials pushed by whoever pulls (the snapshotter's CRI proxy) come first
+    PushedCredentials pushed = new PushedCredentials();
+    CredentialSource credentials = CredentialSource.inTurn(pushed, configured);
     ExecutorService openPool = Executors.newCachedThreadPool(daemonThreads("open"));
     ScheduledExecutorService scheduler =
         Executors.newScheduledThreadPool(2, daemonThreads("background"));
@@ -77,7 +84,8 @@ public final class DataPlane implements AutoCloseable {
     credentials.refresh();
     RegistryClient registry = new RegistryClient(config.registrySettings(), credentials);
     NbdTransport transport = NbdTransport.start(config.ioThreads());
-    return new DataPlane(config, registry, cache, transport, openPool, scheduler, cachePool);
+    return new DataPlane(
+        config, registry, pushed, cache, transport, openPool, scheduler, cachePool);
   }
 
   /** The device manager of the daemon, attaching with {@code attacher}. */
@@ -140,6 +148,13 @@ public final class DataPlane implements AutoCloseable {
 
   public RegistryClient registry() {
     return registry;
+  }
+
+  /**
+   * The credentials pushed at run time ({@code PUT /v1/credentials}), asked before the configured.
+   */
+  public PushedCredentials pushedCredentials() {
+    return pushed;
   }
 
   public RangeCache cache() {

@@ -1,9 +1,12 @@
 package dev.obd.backstore.control;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 
+import dev.obd.backstore.api.BackstoreClient;
 import dev.obd.backstore.api.DaemonInfo;
 import dev.obd.backstore.api.DeviceInfo;
+import dev.obd.backstore.api.RegistryCredential;
 import dev.obd.backstore.device.DeviceException;
 import dev.obd.backstore.device.DeviceFailures;
 import java.io.IOException;
@@ -11,8 +14,13 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -23,6 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * and body clients have always received. A backend double stands in for the daemon (no root).
  */
 class ControlServerTest {
+  private static final String SECRET = "s3cr3t-never-shown";
+
   @TempDir Path dir;
   private ControlServer server;
   private Path socket;
@@ -118,6 +128,71 @@ class ControlServerTest {
     return "HTTP/1.1 " + status + " " + json;
   }
 
+  @Test
+  void credentialsPutByTheClientReachTheDaemonWithTheirExpiry() throws Exception {
+    Instant expires = Instant.ofEpochMilli(1_900_000_000_000L);
+    new BackstoreClient(socket)
+        .putCredentials(
+            new RegistryCredential(
+                "registry.example.com:5000", "team/app", "alice", SECRET, false, expires),
+            Duration.ofSeconds(10));
+    new BackstoreClient(socket)
+        .putCredentials(
+            new RegistryCredential("registry-1.docker.io", "library/x", "", SECRET, true, expires),
+            Duration.ofSeconds(10));
+
+    assertThat(backend.pushed)
+        .containsExactly(
+            new RegistryCredential(
+                "registry.example.com:5000", "team/app", "alice", SECRET, false, expires),
+            new RegistryCredential("registry-1.docker.io", "library/x", "", SECRET, true, expires));
+    assertThat(backend.pushed.toString()).doesNotContain(SECRET).contains("<hidden>");
+  }
+
+  @Test
+  void malformedCredentialsAreABadRequestThatNeverQuotesTheBody() throws Exception {
+    String notJson = "{\"password\": \"" + SECRET + "\" oops";
+    assertThat(call("PUT", "/v1/credentials", notJson))
+        .isEqualTo(answer(400, "{\"error\":\"put credentials: request body is not JSON\"}"));
+    String noExpiry =
+        "{\"host\":\"r.example\",\"repository\":\"a\",\"username\":\"u\",\"password\":\""
+            + SECRET
+            + "\"}";
+    assertThat(call("PUT", "/v1/credentials", noExpiry))
+        .startsWith("HTTP/1.1 400 ")
+        .contains("expiresAt")
+        .doesNotContain(SECRET);
+    String badHost =
+        "{\"host\":\"r.example/x\",\"repository\":\"a\",\"username\":\"u\",\"password\":\""
+            + SECRET
+            + "\",\"expiresAt\":1}";
+    assertThat(call("PUT", "/v1/credentials", badHost))
+        .startsWith("HTTP/1.1 400 ")
+        .contains("host must be host[:port]")
+        .doesNotContain(SECRET);
+    assertThatCode(
+            () ->
+                new BackstoreClient(socket)
+                    .putCredentials(
+                        new RegistryCredential("r.example", "a", "u", SECRET, false, Instant.now()),
+                        Duration.ofSeconds(10)))
+        .as("a well-formed push is accepted")
+        .doesNotThrowAnyException();
+    assertThat(backend.pushed).hasSize(1);
+  }
+
+  @Test
+  void theControlSocketIsForRootOnly() throws Exception {
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)))
+        .isEqualTo("rw-------");
+  }
+
+  @Test
+  void theDaemonSaysWhichRunOfItAnswers() throws Exception {
+    assertThat(new BackstoreClient(socket).info(Duration.ofSeconds(10)).instance())
+        .isEqualTo("42@1700000000000");
+  }
+
   /** "HTTP/1.1 &lt;status&gt; &lt;body&gt;" of one request, as the bytes came. */
   private String call(String method, String path, String body) throws IOException {
     String content = body == null ? "" : body;
@@ -135,6 +210,7 @@ class ControlServerTest {
 
   private static final class Backend implements ControlServer.Backend {
     volatile DeviceException failure;
+    final List<RegistryCredential> pushed = new CopyOnWriteArrayList<>();
 
     @Override
     public DeviceInfo add(Path config) throws DeviceException {
@@ -165,7 +241,12 @@ class ControlServerTest {
 
     @Override
     public DaemonInfo info() {
-      return new DaemonInfo("nbd", 0, 0, 0, 0, 0, 0, 0, 0);
+      return new DaemonInfo("nbd", 0, 0, 0, 0, 0, 0, 0, 0, 42, 1_700_000_000_000L);
+    }
+
+    @Override
+    public void putCredentials(RegistryCredential credential) {
+      pushed.add(credential);
     }
   }
 }

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.obd.it.e2e.support.E2eEnvironment;
+import dev.obd.proto.cri.v1.AuthConfig;
+import dev.obd.proto.cri.v1.ImageServiceGrpc;
+import dev.obd.proto.cri.v1.ImageSpec;
+import dev.obd.proto.cri.v1.PullImageRequest;
 import dev.obd.testsupport.LocalRegistry;
 import dev.obd.testsupport.Requirements;
 import dev.obd.testsupport.containerd.Containerd;
-import dev.obd.testsupport.cri.AuthConfig;
-import dev.obd.testsupport.cri.ImageServiceGrpc;
-import dev.obd.testsupport.cri.ImageSpec;
-import dev.obd.testsupport.cri.PullImageRequest;
 import dev.obd.testsupport.grpc.UnixSocketChannel;
 import dev.obd.testsupport.oci.ObdImages;
 import io.grpc.StatusRuntimeException;

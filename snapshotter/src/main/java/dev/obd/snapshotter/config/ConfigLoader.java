@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.configfile.BoundedJsonFile;
 import dev.obd.configfile.UnknownKeys;
 import dev.obd.daemonsupport.Logging;
+import dev.obd.snapshotter.config.SnapshotterConfig.CriImageService;
 import dev.obd.snapshotter.config.SnapshotterConfig.Exporter;
 import dev.obd.snapshotter.config.SnapshotterConfig.MirrorRegistry;
 import dev.obd.snapshotter.config.SnapshotterConfig.RwMode;
@@ -52,6 +53,12 @@ public final class ConfigLoader {
   private static final Pattern QUOTA = Pattern.compile("^(\\d+[kKmMgGtT]?)?$");
   private static final Pattern FS_TYPE = Pattern.compile("^[a-z0-9][a-z0-9._-]*$");
   private static final int SUN_PATH_MAX = 107;
+
+  /** The longest {@code criImageService.credentialTtlSec}: a year. */
+  static final int MAX_CREDENTIAL_TTL_SEC = 366 * 24 * 3600;
+
+  /** The most {@code criImageService.maxCredentials}. */
+  static final int MAX_CREDENTIALS = 65_536;
 
   private ConfigLoader() {}
 
@@ -138,7 +145,22 @@ public final class ConfigLoader {
                         "remoteAccessCheck",
                         d.remoteAccessCheck().json(),
                         Set.of("fail", "download", "off"))))
+            .criImageService(r.criImageService(d.criImageService()))
             .build();
+    if (config.criImageService().enable()) {
+      Path cri = config.criImageService().address();
+      if (cri.equals(config.address())
+          || cri.equals(config.criImageService().containerdAddress())
+          || cri.equals(config.backstoreAddress())) {
+        throw new ConfigException(
+            "config "
+                + file
+                + ": key \"criImageService.address\": must differ from the snapshotter's, containerd's"
+                + " and obd-backstore's sockets (got \""
+                + cri
+                + "\")");
+      }
+    }
     r.warnUnknown(
         "",
         (ObjectNode) tree,
@@ -161,7 +183,8 @@ public final class ConfigLoader {
             "attacher",
             "backstoreAddress",
             "recordTraceDir",
-            "remoteAccessCheck"));
+            "remoteAccessCheck",
+            "criImageService"));
     List<String> warnings = new ArrayList<>(r.warnings());
     warnings.addAll(unimplemented(config, d, file));
     return new Loaded(config, file, List.copyOf(warnings));
@@ -395,6 +418,44 @@ public final class ConfigLoader {
           prefix,
           integer("exporterConfig.port", def.port(), 1, 65535),
           string("exporterConfig.host", def.host()));
+    }
+
+    CriImageService criImageService(CriImageService def) {
+      String key = "criImageService";
+      JsonNode n = node(key);
+      if (n == null) {
+        return def;
+      }
+      if (!n.isObject()) {
+        throw bad(key, "an object {enable, address, containerdAddress, ...}", n);
+      }
+      warnUnknown(
+          key + ".",
+          (ObjectNode) n,
+          Set.of("enable", "address", "containerdAddress", "credentialTtlSec", "maxCredentials"));
+      return new CriImageService(
+          bool(key + ".enable", def.enable()),
+          socketPath(key + ".address", def.address()),
+          socketPath(key + ".containerdAddress", def.containerdAddress()),
+          java.time.Duration.ofSeconds(
+              integer(
+                  key + ".credentialTtlSec",
+                  (int) def.credentialTtl().toSeconds(),
+                  60,
+                  MAX_CREDENTIAL_TTL_SEC)),
+          integer(key + ".maxCredentials", def.maxCredentials(), 1, MAX_CREDENTIALS));
+    }
+
+    /** An absolute unix socket path at {@code key}. */
+    Path socketPath(String key, Path def) {
+      String v = string(key, null);
+      if (v == null) {
+        return def;
+      }
+      if (!Path.of(v).isAbsolute()) {
+        throw bad(key, "an absolute path", node(key));
+      }
+      return checkSocketPath("config " + file + ": key \"" + key + "\"", Path.of(v));
     }
 
     List<MirrorRegistry> mirrors() {

@@ -32,6 +32,8 @@ import java.util.Objects;
  *     <root>/record-trace} (see {@link #traceDirectory}); ours
  * @param remoteAccessCheck what the Prepare of a lazy OverlayBD layer does when obd-backstore
  *     cannot read its blob (nbd attacher only); ours
+ * @param criImageService the CRI image proxy that keeps kubelet's pull credentials for lazy reads;
+ *     ours
  */
 public record SnapshotterConfig(
     Path root,
@@ -52,7 +54,8 @@ public record SnapshotterConfig(
     String attacher,
     Path backstoreAddress,
     Path recordTraceDir,
-    RemoteAccessCheck remoteAccessCheck) {
+    RemoteAccessCheck remoteAccessCheck,
+    CriImageService criImageService) {
 
   public static final Path DEFAULT_PATH = Path.of("/etc/overlaybd-snapshotter/config.json");
   public static final Path DEFAULT_ROOT =
@@ -123,6 +126,47 @@ public record SnapshotterConfig(
     public static final Exporter DEFAULT = new Exporter(false, "/metrics", 9863, "127.0.0.1");
   }
 
+  /**
+   * {@code criImageService}: a CRI ImageService on {@code address} that kubelet uses as its image
+   * endpoint; every call is forwarded to containerd's CRI at {@code containerdAddress}, and the
+   * credentials of each PullImage are kept in memory for {@code credentialTtl} (at most {@code
+   * maxCredentials} repositories) and handed to obd-backstore, so that it can read the image's
+   * layers lazily. Off by default.
+   */
+  public record CriImageService(
+      boolean enable,
+      Path address,
+      Path containerdAddress,
+      java.time.Duration credentialTtl,
+      int maxCredentials) {
+    public static final Path DEFAULT_ADDRESS = Path.of("/run/overlaybd-snapshotter/cri-image.sock");
+    public static final Path DEFAULT_CONTAINERD_ADDRESS =
+        Path.of("/run/containerd/containerd.sock");
+
+    /**
+     * A week: kubelet sends no PullImage while a container runs (only when a pod starts and the
+     * image is missing, or with imagePullPolicy Always), yet the container's reads that miss the
+     * cache need the credentials as long as it runs.
+     */
+    public static final java.time.Duration DEFAULT_CREDENTIAL_TTL = java.time.Duration.ofDays(7);
+
+    public static final int DEFAULT_MAX_CREDENTIALS = 1024;
+
+    public static final CriImageService DEFAULT =
+        new CriImageService(
+            false,
+            DEFAULT_ADDRESS,
+            DEFAULT_CONTAINERD_ADDRESS,
+            DEFAULT_CREDENTIAL_TTL,
+            DEFAULT_MAX_CREDENTIALS);
+
+    public CriImageService {
+      Objects.requireNonNull(address, "address");
+      Objects.requireNonNull(containerdAddress, "containerdAddress");
+      Objects.requireNonNull(credentialTtl, "credentialTtl");
+    }
+  }
+
   public record MirrorRegistry(String host, boolean insecure) {
     public MirrorRegistry {
       Objects.requireNonNull(host, "host");
@@ -133,6 +177,7 @@ public record SnapshotterConfig(
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(remoteAccessCheck, "remoteAccessCheck");
+    Objects.requireNonNull(criImageService, "criImageService");
     mirrorRegistry = List.copyOf(mirrorRegistry);
     turboFsType = List.copyOf(turboFsType);
   }
@@ -193,6 +238,7 @@ public record SnapshotterConfig(
     private Path backstoreAddress = DEFAULT_BACKSTORE_ADDRESS;
     private Path recordTraceDir;
     private RemoteAccessCheck remoteAccessCheck = RemoteAccessCheck.FAIL;
+    private CriImageService criImageService = CriImageService.DEFAULT;
 
     private Builder() {}
 
@@ -216,6 +262,7 @@ public record SnapshotterConfig(
       backstoreAddress = c.backstoreAddress;
       recordTraceDir = c.recordTraceDir;
       remoteAccessCheck = c.remoteAccessCheck;
+      criImageService = c.criImageService;
     }
 
     public Builder root(Path value) {
@@ -314,6 +361,11 @@ public record SnapshotterConfig(
       return this;
     }
 
+    public Builder criImageService(CriImageService value) {
+      criImageService = value;
+      return this;
+    }
+
     public SnapshotterConfig build() {
       return new SnapshotterConfig(
           root,
@@ -334,7 +386,8 @@ public record SnapshotterConfig(
           attacher,
           backstoreAddress,
           recordTraceDir,
-          remoteAccessCheck);
+          remoteAccessCheck,
+          criImageService);
     }
   }
 }

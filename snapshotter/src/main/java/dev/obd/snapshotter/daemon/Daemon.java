@@ -5,7 +5,9 @@ import dev.obd.snapshotter.api.RpcObserver;
 import dev.obd.snapshotter.api.SnapshotsService;
 import dev.obd.snapshotter.api.StrictRequestParsing;
 import dev.obd.snapshotter.config.SnapshotterConfig;
+import dev.obd.snapshotter.cri.CriImageProxy;
 import dev.obd.snapshotter.device.Attachers;
+import dev.obd.snapshotter.device.DeviceAttacher;
 import dev.obd.snapshotter.metrics.MetricsServer;
 import dev.obd.snapshotter.metrics.SnapshotterMetrics;
 import dev.obd.snapshotter.overlay.OverlayFeatures;
@@ -14,6 +16,8 @@ import dev.obd.snapshotter.snapshots.Snapshotter;
 import io.grpc.ServerInterceptors;
 import java.io.IOException;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -36,18 +40,24 @@ public final class Daemon {
   private final SystemdNotifier notifier;
   private final SnapshotterMetrics metrics;
   private final MetricsServer metricsServer;
+  private final CriImageProxy criProxy;
+  private final UnixSocketServer criServer;
 
   private Daemon(
       Snapshotter snapshotter,
       UnixSocketServer server,
       SystemdNotifier notifier,
       SnapshotterMetrics metrics,
-      MetricsServer metricsServer) {
+      MetricsServer metricsServer,
+      CriImageProxy criProxy,
+      UnixSocketServer criServer) {
     this.snapshotter = snapshotter;
     this.server = server;
     this.notifier = notifier;
     this.metrics = metrics;
     this.metricsServer = metricsServer;
+    this.criProxy = criProxy;
+    this.criServer = criServer;
   }
 
   /**
@@ -63,18 +73,22 @@ public final class Daemon {
   public static Daemon start(SnapshotterConfig config, SystemdNotifier notifier, int warmUpRounds)
       throws IOException, InterruptedException {
     List<String> overlayOptions = OverlayFeatures.detect();
+    AtomicReference<DeviceAttacher> attacher = new AtomicReference<>();
     Snapshotter snapshotter =
         OverlaySnapshotter.open(
             config.root(),
             config.asyncRemove(),
             overlayOptions,
             new OverlaySnapshotter.BlockSupport(
-                snapshotsDir ->
-                    Attachers.select(
-                        config.attacher(),
-                        config.tenant(),
-                        config.backstoreAddress(),
-                        snapshotsDir),
+                snapshotsDir -> {
+                  attacher.set(
+                      Attachers.select(
+                          config.attacher(),
+                          config.tenant(),
+                          config.backstoreAddress(),
+                          snapshotsDir));
+                  return attacher.get();
+                },
                 config.defaultFsType(),
                 config.traceDirectory(),
                 config.mirrorRegistry(),
@@ -84,6 +98,8 @@ public final class Daemon {
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
     UnixSocketServer server = null;
+    CriImageProxy criProxy = null;
+    UnixSocketServer criServer = null;
     try {
       SnapshotterConfig.Exporter exporter = config.exporter();
       if (exporter.enable()) {
@@ -115,12 +131,39 @@ public final class Daemon {
               + ", overlay options "
               + overlayOptions
               + ")");
+      SnapshotterConfig.CriImageService cri = config.criImageService();
+      if (cri.enable()) {
+        // after the snapshotter's socket: a pull through the proxy reaches it through containerd
+        criProxy =
+            CriImageProxy.open(
+                cri.containerdAddress(),
+                attacher.get() == null ? Optional.empty() : attacher.get().credentialPush(),
+                cri.credentialTtl(),
+                cri.maxCredentials());
+        criServer =
+            UnixSocketServer.start(
+                cri.address(), List.of(), criProxy.handlers(), CriImageProxy.MAX_MESSAGE_BYTES);
+        LOG.info(
+            "serving runtime.v1.ImageService on "
+                + cri.address()
+                + " for kubelet's --image-service-endpoint, forwarded to containerd at "
+                + cri.containerdAddress()
+                + " (pull credentials kept in memory for "
+                + cri.credentialTtl()
+                + ")");
+      }
       if (metrics != null) {
         metrics.setAlive(true);
       }
       notifier.notify("READY=1");
-      return new Daemon(snapshotter, server, notifier, metrics, metricsServer);
+      return new Daemon(snapshotter, server, notifier, metrics, metricsServer, criProxy, criServer);
     } catch (IOException | RuntimeException | InterruptedException e) {
+      if (criServer != null) {
+        criServer.shutdownNow();
+      }
+      if (criProxy != null) {
+        criProxy.close();
+      }
       if (server != null) {
         server.shutdownNow();
       }
@@ -168,6 +211,13 @@ public final class Daemon {
       metrics.setAlive(false);
     }
     try {
+      if (criServer != null) {
+        try {
+          criServer.shutdown(STOP_GRACE_MILLIS);
+        } finally {
+          criProxy.close();
+        }
+      }
       server.shutdown(STOP_GRACE_MILLIS);
     } finally {
       if (metricsServer != null) {

@@ -1,6 +1,7 @@
 package dev.obd.snapshotter.daemon;
 
 import dev.obd.snapshotter.errdefs.UnavailableException;
+import io.grpc.HandlerRegistry;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.NettyServerBuilder;
@@ -80,7 +81,17 @@ public final class UnixSocketServer {
   /** Binds and publishes at once: {@link #bind}, then {@link #publish}. */
   public static UnixSocketServer start(Path address, List<ServerServiceDefinition> services)
       throws IOException {
-    UnixSocketServer s = bind(address, services);
+    return start(address, services, null, 0);
+  }
+
+  /** As {@link #bind(Path, List, HandlerRegistry, int)}, then {@link #publish}. */
+  static UnixSocketServer start(
+      Path address,
+      List<ServerServiceDefinition> services,
+      HandlerRegistry fallback,
+      int maxMessageBytes)
+      throws IOException {
+    UnixSocketServer s = bind(address, services, fallback, maxMessageBytes);
     try {
       s.publish();
     } catch (IOException | RuntimeException e) {
@@ -97,6 +108,20 @@ public final class UnixSocketServer {
    * @throws UnavailableException if another process serves {@code address}
    */
   public static UnixSocketServer bind(Path address, List<ServerServiceDefinition> services)
+      throws IOException {
+    return bind(address, services, null, 0);
+  }
+
+  /**
+   * As {@link #bind(Path, List)}; also serves what {@code fallback} finds for methods none of
+   * {@code services} has (when not null), and accepts messages of up to {@code maxMessageBytes} (0:
+   * gRPC's default, 4 MiB).
+   */
+  static UnixSocketServer bind(
+      Path address,
+      List<ServerServiceDefinition> services,
+      HandlerRegistry fallback,
+      int maxMessageBytes)
       throws IOException {
     prepareSocketPath(address);
     Path bindPath = temporaryName(address);
@@ -128,6 +153,12 @@ public final class UnixSocketServer {
             // AF_UNIX has no keepalive; without this netty warns on every connection.
             .withChildOption(ChannelOption.SO_KEEPALIVE, null);
     services.forEach(b::addService);
+    if (fallback != null) {
+      b.fallbackHandlerRegistry(fallback);
+    }
+    if (maxMessageBytes > 0) {
+      b.maxInboundMessageSize(maxMessageBytes);
+    }
     Server server = b.build();
     try {
       server.start();

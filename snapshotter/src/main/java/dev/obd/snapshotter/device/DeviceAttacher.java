@@ -32,6 +32,14 @@ public interface DeviceAttacher {
   Map<Long, AttachedDevice> attached(Duration deadline) throws AttachException;
 
   /**
+   * Where pull credentials go so that this attacher's data plane can read blobs with them: empty by
+   * default, for upstream's overlaybd-tcmu, which reads only its own credential files.
+   */
+  default java.util.Optional<CredentialPush> credentialPush() {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Whether this attacher's data plane can read blob {@code digest} of {@code size} bytes under
    * {@code repoBlobUrl} now, with its own credentials (the values a remote layer's config.v1.json
    * names). Never throws: a data plane that does not answer is {@link BlobAccess.Outcome#UNKNOWN}.

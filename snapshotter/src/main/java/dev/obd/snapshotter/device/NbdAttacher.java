@@ -51,6 +51,11 @@ public final class NbdAttacher implements DeviceAttacher {
   }
 
   @Override
+  public java.util.Optional<CredentialPush> credentialPush() {
+    return java.util.Optional.of(new BackstoreCredentialPush(client, socket));
+  }
+
+  @Override
   public String attach(long id, Path config, Duration deadline) throws AttachException {
     long end = System.nanoTime() + deadline.toNanos();
     DeviceInfo d;

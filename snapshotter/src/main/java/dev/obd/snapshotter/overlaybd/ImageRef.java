@@ -73,8 +73,12 @@ public record ImageRef(String host, String repository) {
    * for {@code docker.io}, https unless the host is a mirror marked insecure.
    */
   public String blobUrl(boolean insecure) {
-    String apiHost = host.equals("docker.io") ? "registry-1.docker.io" : host;
-    return (insecure ? "http://" : "https://") + apiHost + "/v2/" + repository + "/blobs";
+    return (insecure ? "http://" : "https://") + apiHost() + "/v2/" + repository + "/blobs";
+  }
+
+  /** The host of this repository's blob URLs: Docker Hub's API host for {@code docker.io}. */
+  public String apiHost() {
+    return host.equals("docker.io") ? "registry-1.docker.io" : host;
   }
 
   private static InvalidArgumentException invalid(String label, String ref, String what) {

@@ -282,4 +282,69 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> ConfigLoader.parse("{\"remoteAccessCheck\": \"warn\"}", FILE))
         .hasMessageContaining("key \"remoteAccessCheck\": must be one of download, fail, off");
   }
+
+  @Test
+  void theCriImageProxyIsOffByDefault() {
+    SnapshotterConfig.CriImageService cri =
+        ConfigLoader.parse("{}", FILE).config().criImageService();
+    assertThat(cri).isEqualTo(SnapshotterConfig.CriImageService.DEFAULT);
+    assertThat(cri.enable()).isFalse();
+    assertThat(cri.address()).isEqualTo(Path.of("/run/overlaybd-snapshotter/cri-image.sock"));
+    assertThat(cri.containerdAddress()).isEqualTo(Path.of("/run/containerd/containerd.sock"));
+    assertThat(cri.credentialTtl()).isEqualTo(Duration.ofDays(7));
+    assertThat(cri.maxCredentials()).isEqualTo(1024);
+  }
+
+  @Test
+  void theCriImageProxyIsConfiguredByItsObjectAndWarnsOfUnknownKeysInIt() {
+    var loaded =
+        ConfigLoader.parse(
+            """
+            {"criImageService": {"enable": true, "address": "/run/x/cri.sock",
+              "containerdAddress": "/run/k3s/containerd/containerd.sock",
+              "credentialTtlSec": 3600, "maxCredentials": 5, "keychain": "cri"}}
+            """,
+            FILE);
+    assertThat(loaded.config().criImageService())
+        .isEqualTo(
+            new SnapshotterConfig.CriImageService(
+                true,
+                Path.of("/run/x/cri.sock"),
+                Path.of("/run/k3s/containerd/containerd.sock"),
+                Duration.ofHours(1),
+                5));
+    assertThat(loaded.warnings()).singleElement().asString().contains("criImageService.keychain");
+  }
+
+  @Test
+  void badCriImageProxyValuesNameTheirKey() {
+    for (var c :
+        List.of(
+            List.of("{\"criImageService\": true}", "key \"criImageService\": must be an object"),
+            List.of(
+                "{\"criImageService\": {\"enable\": \"yes\"}}",
+                "key \"criImageService.enable\": must be true or false"),
+            List.of(
+                "{\"criImageService\": {\"address\": \"cri.sock\"}}",
+                "key \"criImageService.address\": must be an absolute path"),
+            List.of(
+                "{\"criImageService\": {\"containerdAddress\": \"/" + "c".repeat(120) + "\"}}",
+                "key \"criImageService.containerdAddress\": a unix socket path may have at most"),
+            List.of(
+                "{\"criImageService\": {\"credentialTtlSec\": 0}}",
+                "key \"criImageService.credentialTtlSec\": must be an integer from 60"),
+            List.of(
+                "{\"criImageService\": {\"maxCredentials\": 0}}",
+                "key \"criImageService.maxCredentials\": must be an integer from 1 to 65536"),
+            List.of(
+                "{\"criImageService\": {\"enable\": true, \"address\":"
+                    + " \"/run/containerd/containerd.sock\"}}",
+                "key \"criImageService.address\": must differ from"))) {
+      assertThatThrownBy(() -> ConfigLoader.parse(c.get(0), FILE))
+          .as(c.get(0))
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining(c.get(1))
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+    }
+  }
 }

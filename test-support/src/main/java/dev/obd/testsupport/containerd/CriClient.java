@@ -1,25 +1,27 @@
 package dev.obd.testsupport.containerd;
 
-import dev.obd.testsupport.cri.Image;
-import dev.obd.testsupport.cri.ImageServiceGrpc;
-import dev.obd.testsupport.cri.ImageSpec;
-import dev.obd.testsupport.cri.ListImagesRequest;
-import dev.obd.testsupport.cri.PullImageRequest;
-import dev.obd.testsupport.cri.RemoveImageRequest;
+import dev.obd.proto.cri.v1.AuthConfig;
+import dev.obd.proto.cri.v1.Image;
+import dev.obd.proto.cri.v1.ImageServiceGrpc;
+import dev.obd.proto.cri.v1.ImageSpec;
+import dev.obd.proto.cri.v1.ListImagesRequest;
+import dev.obd.proto.cri.v1.PullImageRequest;
+import dev.obd.proto.cri.v1.RemoveImageRequest;
 import dev.obd.testsupport.grpc.UnixSocketChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * kubelet's side of image pulls: the CRI ImageService on containerd's own socket. Debian has no
- * crictl, so the tests speak the API directly, as kubelet does.
+ * kubelet's side of image pulls: the CRI ImageService on containerd's own socket (or on an image
+ * endpoint in front of it, such as obd-snapshotter's CRI proxy). Debian has no crictl, so the tests
+ * speak the API directly, as kubelet does.
  */
 public final class CriClient implements AutoCloseable {
   private final UnixSocketChannel channel;
 
-  public CriClient(Path containerdSocket) {
-    channel = UnixSocketChannel.open(containerdSocket, 1);
+  public CriClient(Path imageServiceSocket) {
+    channel = UnixSocketChannel.open(imageServiceSocket, 1);
   }
 
   private ImageServiceGrpc.ImageServiceBlockingStub stub() {
@@ -32,6 +34,20 @@ public final class CriClient implements AutoCloseable {
     return stub()
         .pullImage(
             PullImageRequest.newBuilder().setImage(ImageSpec.newBuilder().setImage(image)).build())
+        .getImageRef();
+  }
+
+  /**
+   * PullImage with the credentials kubelet found for the image (an imagePullSecret, a credential
+   * provider); returns the image id containerd reports.
+   */
+  public String pull(String image, AuthConfig auth) {
+    return stub()
+        .pullImage(
+            PullImageRequest.newBuilder()
+                .setImage(ImageSpec.newBuilder().setImage(image))
+                .setAuth(auth)
+                .build())
         .getImageRef();
   }
 

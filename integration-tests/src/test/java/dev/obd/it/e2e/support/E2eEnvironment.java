@@ -78,6 +78,7 @@ public final class E2eEnvironment implements AutoCloseable {
     private ContainerdInstallation installation;
     private Containerd.CriPull criPull;
     private LocalRegistry sharedRegistry;
+    private boolean criProxy;
 
     private Builder(String name) {
       this.name = name;
@@ -114,8 +115,20 @@ public final class E2eEnvironment implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Also obd-snapshotter's CRI image proxy (with {@link #withBackstore}), on {@link
+     * #criProxySocket}, forwarding to the environment's containerd: kubelet's image endpoint.
+     */
+    public Builder withCriProxy() {
+      this.criProxy = true;
+      return this;
+    }
+
     public E2eEnvironment start() {
       Requirements.requireRoot();
+      if (criProxy && !withBackstore) {
+        throw new IllegalStateException("the CRI proxy hands credentials to obd-backstore: add it");
+      }
       ContainerdInstallation ctrd =
           installation != null ? installation : ContainerdInstallation.system();
       Containerd.CriPull pull =
@@ -141,13 +154,22 @@ public final class E2eEnvironment implements AutoCloseable {
         if (withBackstore) {
           backstore = Backstore.start(dir.resolve("backstore"));
           Path config = dir.resolve("obd-config.json");
+          String cri =
+              criProxy
+                  ? (", \"criImageService\": {\"enable\": true, \"address\": \"%s\","
+                          + " \"containerdAddress\": \"%s\"}")
+                      .formatted(
+                          dir.resolve(CRI_PROXY_SOCKET),
+                          dir.resolve("containerd").resolve("containerd.sock"))
+                  : "";
           Files.writeString(
               config,
               ("{\"attacher\": \"nbd\", \"backstoreAddress\": \"%s\","
-                      + " \"mirrorRegistry\": [{\"host\": \"%s\", \"insecure\": true}]%s}")
+                      + " \"mirrorRegistry\": [{\"host\": \"%s\", \"insecure\": true}]%s%s}")
                   .formatted(
                       Backstore.socket(dir.resolve("backstore")),
                       registry.host(),
+                      cri,
                       extraConfig.isBlank() ? "" : ", " + extraConfig));
           args = new String[] {"--config", config.toString()};
         }
@@ -185,8 +207,15 @@ public final class E2eEnvironment implements AutoCloseable {
     Containerd.unmountBelow(dir);
   }
 
+  private static final String CRI_PROXY_SOCKET = "cri-image.sock";
+
   public SnapshotterDaemon daemon() {
     return daemon;
+  }
+
+  /** The CRI image proxy's socket (with {@link Builder#withCriProxy}), kubelet's image endpoint. */
+  public Path criProxySocket() {
+    return dir.resolve(CRI_PROXY_SOCKET);
   }
 
   /** obd-backstore's control socket (with {@link #startWithBackstore}). */
