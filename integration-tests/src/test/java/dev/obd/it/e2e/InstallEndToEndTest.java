@@ -2,6 +2,8 @@ package dev.obd.it.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.it.support.Layers;
 import dev.obd.it.support.SnapshotsClient;
 import dev.obd.testsupport.ChildProcess;
@@ -149,6 +151,65 @@ class InstallEndToEndTest {
     Files.writeString(config, "{\"verbose\": \"debug\"}\n");
     Containerd.Result again = install(prefix);
     assertThat(again.output()).contains("kept " + config);
+    assertThat(Files.readString(config)).isEqualTo("{\"verbose\": \"debug\"}\n");
+  }
+
+  @Test
+  void theCriImageProxyOptionTurnsTheProxyOnInAnUneditedConfigThatTheInstalledDaemonServes()
+      throws Exception {
+    Path prefix = base.resolve("node");
+    Path config = prefix.resolve("etc/overlaybd-snapshotter/config.json");
+    assertThat(install(prefix).exit()).isZero();
+    Containerd.Result on = install(prefix, "--cri-image-proxy");
+    assertThat(on.exit()).as(on.output()).isZero();
+    assertThat(on.output())
+        .contains("turn on the CRI image proxy in " + config)
+        .contains(
+            "kubelet: --image-service-endpoint=unix:///run/overlaybd-snapshotter/cri-image.sock");
+    ObjectNode installed = (ObjectNode) new ObjectMapper().readTree(config.toFile());
+    assertThat(installed.path("criImageService").path("enable").asBoolean()).isTrue();
+    assertThat(install(prefix, "--cri-image-proxy").output()).contains("nothing to do");
+
+    // the installed file, with the proxy's socket moved under the test's directory
+    Path proxy = base.resolve("run/cri-image.sock");
+    ((ObjectNode) installed.path("criImageService")).put("address", proxy.toString());
+    Path testConfig = base.resolve("config-with-test-paths.json");
+    new ObjectMapper().writeValue(testConfig.toFile(), installed);
+    Path socket = base.resolve("run/obd.sock");
+    try (ChildProcess daemon =
+        ChildProcess.start(
+            "installed obd-snapshotter with the CRI image proxy",
+            List.of(
+                prefix.resolve("opt/obd-snapshotter/bin/obd-snapshotter").toString(),
+                "--config",
+                testConfig.toString(),
+                "--root",
+                base.resolve("obd-root").toString(),
+                "--address",
+                socket.toString()),
+            base.resolve("daemon.log"),
+            Map.of("OBD_CDS_DIR", base.resolve("cds").toString()))) {
+      daemon.awaitCondition(
+          "the CRI image proxy's socket " + proxy,
+          Duration.ofSeconds(90),
+          () -> Files.exists(proxy) && Files.exists(socket));
+      assertThat(Files.readString(base.resolve("daemon.log")))
+          .as("the installed config is read without complaint")
+          .doesNotContain("unknown")
+          .doesNotContain("warn");
+    }
+  }
+
+  @Test
+  void anEditedConfigIsNotChangedByTheCriImageProxyOptionWhichSaysWhatToAdd() throws IOException {
+    Path prefix = base.resolve("node");
+    assertThat(install(prefix).exit()).isZero();
+    Path config = prefix.resolve("etc/overlaybd-snapshotter/config.json");
+    Files.writeString(config, "{\"verbose\": \"debug\"}\n");
+    Containerd.Result again = install(prefix, "--cri-image-proxy");
+    assertThat(again.output())
+        .contains("kept " + config)
+        .contains("add \"criImageService\": {\"enable\": true} by hand");
     assertThat(Files.readString(config)).isEqualTo("{\"verbose\": \"debug\"}\n");
   }
 
