@@ -54,6 +54,9 @@ final class ImageServiceProxy extends HandlerRegistry {
 
   private static final MethodDescriptor.Marshaller<byte[]> BYTES = new Bytes();
 
+  /** The ImageService has five methods; a caller naming thousands more must not grow the map. */
+  private static final int MAX_REMEMBERED_METHODS = 64;
+
   private final Channel containerd;
   private final Consumer<byte[]> beforePull;
   private final Map<String, ServerMethodDefinition<byte[], byte[]>> methods =
@@ -74,7 +77,16 @@ final class ImageServiceProxy extends HandlerRegistry {
         || fullMethodName.length() == SERVICE.length() + 1) {
       return null;
     }
-    return methods.computeIfAbsent(fullMethodName, this::define);
+    ServerMethodDefinition<byte[], byte[]> known = methods.get(fullMethodName);
+    if (known != null) {
+      return known;
+    }
+    ServerMethodDefinition<byte[], byte[]> defined = define(fullMethodName);
+    // method names come from the caller: remember only as many as the service could have
+    if (methods.size() < MAX_REMEMBERED_METHODS) {
+      methods.putIfAbsent(fullMethodName, defined);
+    }
+    return defined;
   }
 
   private ServerMethodDefinition<byte[], byte[]> define(String fullMethodName) {
