@@ -20,20 +20,34 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A config with a writable upper layer becomes a writable device: ext4 mounted read-write on it
  * writes (NBD WRITE), deletes with discard (NBD TRIM) and syncs (NBD FLUSH) into the upper layer's
- * files, and the changes are there when the device is added again.
+ * files, and the changes are there when the device is added again; for both forms of the upper
+ * layer, append-only and sparse ({@code overlaybd-create -s}).
  */
 class WritableUpperTest {
   @TempDir Path dir;
 
   @Test
   void writesDeletesAndSyncsLandInTheUpperLayerAndSurviveReattach() throws Exception {
+    writeDeleteSyncAndReattach(false);
+  }
+
+  @Test
+  void aSparseUpperLayerTakesTheWritesInPlaceAndTheyAlsoSurviveReattach() throws Exception {
+    writeDeleteSyncAndReattach(true);
+  }
+
+  private void writeDeleteSyncAndReattach(boolean sparse) throws Exception {
     Requirements.requireRoot();
     Requirements.requireCommand("nbdfuse");
     TestImages.Built img = TestImages.build(dir.resolve("img"), 2, 1 << 20, 24L << 20);
     Path data = dir.resolve("snap/block/writable_data");
     Path index = dir.resolve("snap/block/writable_index");
     Files.createDirectories(data.getParent());
-    WritableLayer.create(data, index, 0, LayerUuid.random(), LayerUuid.NIL).close();
+    if (sparse) {
+      WritableLayer.createSparse(data, index, 24L << 20, LayerUuid.random(), LayerUuid.NIL).close();
+    } else {
+      WritableLayer.create(data, index, 0, LayerUuid.random(), LayerUuid.NIL).close();
+    }
     Path config =
         Fixture.imageConfig(
             dir.resolve("snap/block/config.v1.json"),
@@ -62,7 +76,13 @@ class WritableUpperTest {
       assertThat(s.flushes()).isPositive();
       assertThat(s.trims()).as("ext4 -o discard trims the deleted file's blocks").isPositive();
       client.remove(d.device(), Duration.ofSeconds(30));
-      assertThat(Files.size(data)).isGreaterThan(payload.length);
+      if (sparse) {
+        // in place: the data file stays as large as the disk plus its header
+        assertThat(Files.size(data)).isEqualTo(4096 + (24L << 20));
+        assertThat(Files.size(index)).isEqualTo(4096);
+      } else {
+        assertThat(Files.size(data)).isGreaterThan(payload.length);
+      }
 
       DeviceInfo again = client.add(config, Duration.ofSeconds(30));
       mounts.mount(mnt, null, "-t", "ext4", "-o", "ro", again.device());

@@ -21,8 +21,8 @@ import java.util.concurrent.Future;
 
 /**
  * The virtual disk of an OverlayBD image: up to 255 read-only lower layers merged as overlaybd
- * merges them, optionally under one append-only writable upper layer. A sector no layer maps reads
- * as zeros; a zeroed entry hides the layers below it.
+ * merges them, optionally under one writable upper layer (append-only or sparse). A sector no layer
+ * maps reads as zeros; a zeroed entry hides the layers below it.
  *
  * <p>Thread-safe and positional. The merged lower index is immutable, so lower reads take no lock
  * at all; the upper layer is looked up optimistically (see {@link WritableLayer}). Offsets and

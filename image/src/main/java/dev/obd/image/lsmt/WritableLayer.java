@@ -1,8 +1,10 @@
 package dev.obd.image.lsmt;
 
 import dev.obd.image.LayerFormatException;
+import dev.obd.image.sys.Posix;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
@@ -13,17 +15,32 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * The append-only writable layer of overlaybd ({@code writable_data} + {@code writable_index}, or
- * {@code upper.data} / {@code upper.index} in config.v1.json): every write appends its bytes to the
- * data file and a 16-byte entry to the index log; a trim appends a zeroed entry. Opening replays
- * the log in order, a later entry overriding the overlapped parts of earlier ones. {@link #seal()}
- * turns the data file into a read-only {@code overlaybd.sealed} layer; {@link #commit} compacts it
- * into a committed layer.
+ * The writable layer of overlaybd ({@code writable_data} + {@code writable_index}, or {@code
+ * upper.data} / {@code upper.index} in config.v1.json), in either of its two on-disk forms:
  *
- * <p>Thread-safe. Writers append data concurrently and serialise only the 16-byte log append and
- * map update; readers look the mapping up optimistically (a {@link StampedLock} read that retries
- * only when a write raced with it), so reads never wait for each other. All offsets and lengths
- * must be multiples of 512. The layer owns both files and closes them.
+ * <ul>
+ *   <li><b>append-only</b> ({@link #create}, header flags 0x03): every write appends its bytes to
+ *       the data file and a 16-byte entry to the index log; a trim appends a zeroed entry. Opening
+ *       replays the log in order, a later entry overriding the overlapped parts of earlier ones.
+ *   <li><b>sparse</b> ({@link #createSparse}, {@code overlaybd-create -s}, header flags 0x13): the
+ *       data file is as large as the disk plus its header and virtual byte X lives at file byte
+ *       4096 + X; writes go in place, a trim punches a hole, and the index file is not used.
+ *       Opening rebuilds the mapping from the file's data extents ({@code SEEK_DATA}/{@code
+ *       SEEK_HOLE}), as overlaybd does, so its granularity is the file system's block: a 512-byte
+ *       write maps its whole block after a reopen (the rest of it reading as zeros), and a trimmed
+ *       range hides the lowers only until the layer is reopened, after which a punched block is a
+ *       hole again and the lower data shows through (upstream behaves the same). The file system
+ *       must support holes: on one that does not, the whole disk reads as this layer's data.
+ * </ul>
+ *
+ * {@link #open} tells the two apart by the data file's header. {@link #seal()} turns the data file
+ * into a read-only {@code overlaybd.sealed} layer; {@link #commit} compacts it into a committed
+ * layer; both write the same format from either form.
+ *
+ * <p>Thread-safe. Writers write data concurrently and serialise only the log append and map update;
+ * readers look the mapping up optimistically (a {@link StampedLock} read that retries only when a
+ * write raced with it), so reads never wait for each other. All offsets and lengths must be
+ * multiples of 512. The layer owns its files and closes them.
  */
 public final class WritableLayer implements Closeable {
   /** Upstream's limit on entries in a writable index log. */
@@ -33,12 +50,17 @@ public final class WritableLayer implements Closeable {
   static final int MAX_ENTRY_BYTES = 4 << 20;
 
   private static final int DATA_HEADER_FLAGS = LsmtHeader.FLAG_HEADER | LsmtHeader.FLAG_DATA_FILE;
+  private static final int SPARSE_DATA_HEADER_FLAGS = DATA_HEADER_FLAGS | LsmtHeader.FLAG_SPARSE_RW;
   private static final int INDEX_HEADER_FLAGS = LsmtHeader.FLAG_HEADER;
+
+  /** Sectors of the sparse data file's header: virtual sector s lives at file sector s + 8. */
+  private static final long SPARSE_HEADER_SECTORS = LsmtHeader.SIZE / 512;
 
   private final Path dataPath;
   private final Path indexPath;
   private final ReopeningChannel data;
-  private final ReopeningChannel index;
+  private final ReopeningChannel index; // null for a sparse layer, which has no log
+  private final boolean sparse;
   private final AtomicLong dataEnd;
   private final Object appendLock = new Object();
   private final ExtentMap map = new ExtentMap();
@@ -59,8 +81,9 @@ public final class WritableLayer implements Closeable {
     this.data = data;
     this.index = index;
     this.dataHeader = header;
+    this.sparse = header.isSparse();
     this.dataEnd = new AtomicLong(roundUp512(data.size()));
-    long indexSize = index.size();
+    long indexSize = index == null ? LsmtHeader.SIZE : index.size();
     this.indexEnd = indexSize - (indexSize - LsmtHeader.SIZE) % 16;
   }
 
@@ -75,11 +98,40 @@ public final class WritableLayer implements Closeable {
   public static WritableLayer create(
       Path dataPath, Path indexPath, long virtualSize, LayerUuid uuid, LayerUuid parent)
       throws IOException {
+    return create(dataPath, indexPath, virtualSize, uuid, parent, false);
+  }
+
+  /**
+   * Creates a new sparse writable layer, as {@code overlaybd-create -s} does: the data file is
+   * {@code virtualSize + 4096} bytes, all hole but its header. The index file is written with its
+   * header, as upstream writes it, but never used; both files must not exist yet.
+   *
+   * @param virtualSize size of the virtual disk in bytes (a multiple of 512), or 0 to take the
+   *     lowers' size when stacked
+   * @param uuid this layer's uuid
+   * @param parent the top lower layer's uuid, or {@link LayerUuid#NIL}
+   */
+  public static WritableLayer createSparse(
+      Path dataPath, Path indexPath, long virtualSize, LayerUuid uuid, LayerUuid parent)
+      throws IOException {
+    return create(dataPath, indexPath, virtualSize, uuid, parent, true);
+  }
+
+  private static WritableLayer create(
+      Path dataPath,
+      Path indexPath,
+      long virtualSize,
+      LayerUuid uuid,
+      LayerUuid parent,
+      boolean sparse)
+      throws IOException {
     if (virtualSize < 0 || virtualSize % 512 != 0) {
       throw new IllegalArgumentException(
           "virtual size " + virtualSize + " is not a non-negative multiple of 512");
     }
-    LsmtHeader dh = LsmtHeader.create(DATA_HEADER_FLAGS, virtualSize, uuid, parent, null);
+    LsmtHeader dh =
+        LsmtHeader.create(
+            sparse ? SPARSE_DATA_HEADER_FLAGS : DATA_HEADER_FLAGS, virtualSize, uuid, parent, null);
     LsmtHeader ih =
         LsmtHeader.create(INDEX_HEADER_FLAGS, virtualSize, uuid, parent, null)
             .with(INDEX_HEADER_FLAGS, LsmtHeader.SIZE, 0);
@@ -100,8 +152,15 @@ public final class WritableLayer implements Closeable {
               StandardOpenOption.WRITE);
       writeFully(d, ByteBuffer.wrap(dh.toBlock()), 0);
       writeFully(i, ByteBuffer.wrap(ih.toBlock()), 0);
+      if (sparse) {
+        setLength(dataPath, LsmtHeader.SIZE + virtualSize);
+      }
       d.force(true);
       i.force(true);
+      if (sparse) {
+        i.close();
+        i = null;
+      }
       return new WritableLayer(dataPath, indexPath, d, i, dh);
     } catch (IOException | RuntimeException e) {
       closeQuietly(d, e);
@@ -111,16 +170,17 @@ public final class WritableLayer implements Closeable {
   }
 
   /**
-   * Opens an existing writable layer and replays its index log.
+   * Opens an existing writable layer of either form: an append-only one replays its index log, a
+   * sparse one (header flag SPARSE_RW) rebuilds its mapping from the data file's extents and
+   * ignores {@code indexPath}, which need not exist.
    *
-   * @throws LayerFormatException when either file is not what it should be
+   * @throws LayerFormatException when a file is not what it should be
    */
   public static WritableLayer open(Path dataPath, Path indexPath) throws IOException {
     ReopeningChannel d = null;
     ReopeningChannel i = null;
     try {
       d = ReopeningChannel.open(dataPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      i = ReopeningChannel.open(indexPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
       LsmtHeader dh = readHeader(d, dataPath, "data");
       if (!dh.isHeader() || !dh.isDataFile()) {
         throw new LayerFormatException(
@@ -130,18 +190,18 @@ public final class WritableLayer implements Closeable {
                 + Integer.toHexString(dh.flags())
                 + " are not those of a data file header");
       }
-      if (dh.isSparse()) {
-        throw new LayerFormatException(
-            "open writable layer data file "
-                + dataPath
-                + ": sparse writable layers (overlaybd-create -s) are not supported");
-      }
       if (isSealed(d)) {
         throw new LayerFormatException(
             "open writable layer data file "
                 + dataPath
                 + ": it is sealed (has a trailer); open it as a read-only layer");
       }
+      if (dh.isSparse()) {
+        WritableLayer layer = new WritableLayer(dataPath, indexPath, d, null, dh);
+        layer.rebuildSparseMapping();
+        return layer;
+      }
+      i = ReopeningChannel.open(indexPath, StandardOpenOption.READ, StandardOpenOption.WRITE);
       LsmtHeader ih = readHeader(i, indexPath, "index");
       if (!ih.isHeader()
           || ih.isDataFile()
@@ -212,6 +272,34 @@ public final class WritableLayer implements Closeable {
     }
   }
 
+  /**
+   * Maps every data extent of the sparse data file past its header, in pieces of at most {@link
+   * Segment#MAX_LENGTH} sectors as upstream does; the header's virtual size bounds the mapping.
+   */
+  private void rebuildSparseMapping() throws IOException {
+    long size = data.size();
+    long vsize = dataHeader.virtualSize();
+    long endSector = vsize > 0 ? SPARSE_HEADER_SECTORS + vsize / 512 : roundUp512(size) / 512;
+    for (Posix.Extent e : Posix.dataExtents(dataPath, size)) {
+      long start = Math.max(e.start() / 512, SPARSE_HEADER_SECTORS);
+      long end = Math.min(roundUp512(e.end()) / 512, endSector);
+      for (long s = start; s < end; ) {
+        long n = Math.min(end - s, Segment.MAX_LENGTH);
+        map.put(
+            new ExtentMap.Extent(
+                s - SPARSE_HEADER_SECTORS, s - SPARSE_HEADER_SECTORS + n, s, false));
+        s += n;
+      }
+    }
+  }
+
+  /**
+   * Whether this is a sparse layer ({@code overlaybd-create -s}) rather than an append-only one.
+   */
+  public boolean isSparse() {
+    return sparse;
+  }
+
   public Path dataPath() {
     return dataPath;
   }
@@ -230,8 +318,9 @@ public final class WritableLayer implements Closeable {
   }
 
   /**
-   * Sets the virtual size of a layer created with size 0 and persists it into both headers, as
-   * overlaybd does when it stacks such a layer on lowers. No-op when the size is already set.
+   * Sets the virtual size of a layer created with size 0 and persists it into both headers (a
+   * sparse layer: into its data header, growing the data file to cover the disk), as overlaybd does
+   * when it stacks such a layer on lowers. No-op when the size is already set.
    */
   public void adoptVirtualSize(long size) throws IOException {
     synchronized (appendLock) {
@@ -250,6 +339,14 @@ public final class WritableLayer implements Closeable {
               dh.version(),
               dh.subVersion(),
               dh.userTag());
+      if (sparse) {
+        writeFully(data, ByteBuffer.wrap(updated.toBlock()), 0);
+        if (data.size() < LsmtHeader.SIZE + size) {
+          setLength(dataPath, LsmtHeader.SIZE + size);
+        }
+        dataHeader = updated;
+        return;
+      }
       LsmtHeader ih = readHeader(index, indexPath, "index");
       LsmtHeader updatedIndex =
           new LsmtHeader(
@@ -271,6 +368,14 @@ public final class WritableLayer implements Closeable {
   /** Writes {@code src} at byte {@code offset} of the virtual disk. */
   public void write(long offset, ByteBuffer src) throws IOException {
     checkRange("write", offset, src.remaining());
+    if (sparse) {
+      long sectors = src.remaining() / 512;
+      writeFully(data, src, LsmtHeader.SIZE + offset);
+      publish(
+          new ExtentMap.Extent(
+              offset / 512, offset / 512 + sectors, offset / 512 + SPARSE_HEADER_SECTORS, false));
+      return;
+    }
     long off = offset;
     while (src.hasRemaining()) {
       int n = Math.min(src.remaining(), MAX_ENTRY_BYTES);
@@ -284,9 +389,22 @@ public final class WritableLayer implements Closeable {
     }
   }
 
-  /** Makes {@code length} bytes from {@code offset} read as zeros, hiding lower layers. */
+  /**
+   * Makes {@code length} bytes from {@code offset} read as zeros, hiding lower layers. A sparse
+   * layer punches a hole, so after a reopen the lowers show through again (see the class comment).
+   */
   public void trim(long offset, long length) throws IOException {
     checkRange("trim", offset, length);
+    if (sparse) {
+      if (length == 0) {
+        return;
+      }
+      Posix.punchHole(dataPath, LsmtHeader.SIZE + offset, length);
+      publish(
+          new ExtentMap.Extent(
+              offset / 512, (offset + length) / 512, offset / 512 + SPARSE_HEADER_SECTORS, true));
+      return;
+    }
     for (long off = offset, left = length; left > 0; ) {
       long n = Math.min(left, MAX_ENTRY_BYTES);
       append(new ExtentMap.Extent(off / 512, (off + n) / 512, dataEnd.get() / 512, true));
@@ -295,11 +413,16 @@ public final class WritableLayer implements Closeable {
     }
   }
 
-  /** Makes completed writes and trims durable (data first, then the index log). */
+  /**
+   * Makes completed writes and trims durable (data first, then the index log; a sparse layer has
+   * only its data file): {@code fdatasync}.
+   */
   public void flush() throws IOException {
     ensureOpen("flush");
     data.force(false);
-    index.force(false);
+    if (index != null) {
+      index.force(false);
+    }
   }
 
   /**
@@ -333,7 +456,7 @@ public final class WritableLayer implements Closeable {
     return map.index();
   }
 
-  /** Number of entries in the index log (including overridden ones). */
+  /** Number of entries in the index log (including overridden ones); 0 for a sparse layer. */
   public long logEntries() {
     synchronized (appendLock) {
       return entries;
@@ -343,14 +466,14 @@ public final class WritableLayer implements Closeable {
   /**
    * Seals the layer in place, as {@code overlaybd-commit --seal} does: the sorted index and a
    * trailer are appended to the data file, which then opens as a read-only layer (upstream renames
-   * it {@code overlaybd.sealed}); the index file is no longer needed. The layer is closed
-   * afterwards.
+   * it {@code overlaybd.sealed}); the index file is no longer needed. A sparse layer keeps its
+   * header (0x13) and gets trailer flags 0x16, as upstream's. The layer is closed afterwards.
    */
   public void seal() throws IOException {
     synchronized (appendLock) {
       ensureOpen("seal");
       SegmentIndex sorted = index();
-      long at = roundUp512(dataEnd.get());
+      long at = roundUp512(sparse ? data.size() : dataEnd.get());
       ByteBuffer entriesBuf =
           ByteBuffer.allocate((int) roundUp512(16L * sorted.size())).order(ByteOrder.LITTLE_ENDIAN);
       for (int i = 0; i < sorted.size(); i++) {
@@ -358,10 +481,13 @@ public final class WritableLayer implements Closeable {
       }
       entriesBuf.clear();
       writeFully(data, entriesBuf, at);
-      LsmtHeader trailer = dataHeader.with(LsmtHeader.TRAILER, at, sorted.size());
+      int trailerFlags = LsmtHeader.TRAILER | (sparse ? LsmtHeader.FLAG_SPARSE_RW : 0);
+      LsmtHeader trailer = dataHeader.with(trailerFlags, at, sorted.size());
       writeFully(data, ByteBuffer.wrap(trailer.toBlock()), at + entriesBuf.capacity());
       data.force(true);
-      index.force(true);
+      if (index != null) {
+        index.force(true);
+      }
       close();
     }
   }
@@ -413,7 +539,9 @@ public final class WritableLayer implements Closeable {
       try {
         data.close();
       } finally {
-        index.close();
+        if (index != null) {
+          index.close();
+        }
       }
     }
   }
@@ -431,6 +559,14 @@ public final class WritableLayer implements Closeable {
       writeFully(index, entry, indexEnd);
       indexEnd += 16;
       entries++;
+      map.put(e);
+    }
+  }
+
+  /** Makes a sparse layer's in-place write or punched hole visible to lookups. */
+  private void publish(ExtentMap.Extent e) throws IOException {
+    synchronized (appendLock) {
+      ensureOpen("write to");
       map.put(e);
     }
   }
@@ -502,6 +638,13 @@ public final class WritableLayer implements Closeable {
     long pos = position;
     while (src.hasRemaining()) {
       pos += ch.write(src, pos);
+    }
+  }
+
+  /** Sets a file's size; growing it leaves a hole (the JDK's channels cannot grow a file). */
+  private static void setLength(Path path, long size) throws IOException {
+    try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
+      f.setLength(size);
     }
   }
 

@@ -7,9 +7,9 @@ import jnr.ffi.types.size_t;
 import jnr.ffi.types.ssize_t;
 
 /**
- * The few libc calls the JDK does not offer: sparse-file seeking, extended attributes of any
- * namespace, device nodes, ownership and modes of symlinks and set-id bits. Loaded through jnr-ffi;
- * use {@link Posix} rather than this interface.
+ * The few libc calls the JDK does not offer: sparse-file seeking and hole punching, extended
+ * attributes of any namespace, device nodes, ownership and modes of symlinks and set-id bits.
+ * Loaded through jnr-ffi; use {@link Posix} rather than this interface.
  */
 public interface LibC {
   @SaveError
@@ -20,6 +20,9 @@ public interface LibC {
 
   @SaveError
   long lseek(int fd, long offset, int whence);
+
+  @SaveError
+  int fallocate(int fd, int mode, long offset, long len);
 
   @SaveError
   int lsetxattr(String path, String name, @In byte[] value, @size_t long size, int flags);

@@ -16,11 +16,14 @@ import jnr.ffi.Runtime;
  */
 public final class Posix {
   private static final int O_RDONLY = 0;
+  private static final int O_WRONLY = 1;
   private static final int O_CLOEXEC = 02000000;
   private static final int AT_FDCWD = -100;
   private static final int AT_SYMLINK_NOFOLLOW = 0x100;
   private static final int SEEK_DATA = 3;
   private static final int SEEK_HOLE = 4;
+  private static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  private static final int FALLOC_FL_PUNCH_HOLE = 0x02;
   private static final int ENXIO = 6;
   private static final int ENODATA = 61;
   private static final int ERANGE = 34;
@@ -69,6 +72,29 @@ public final class Posix {
         pos = hole;
       }
       return out;
+    } finally {
+      LIBC.close(fd);
+    }
+  }
+
+  /**
+   * Deallocates {@code [offset, offset+length)} of {@code file} without changing its size ({@code
+   * fallocate(PUNCH_HOLE|KEEP_SIZE)}): the range reads as zeros, and whole file-system blocks in it
+   * become a hole that {@link #dataExtents} no longer reports; the partial blocks at its ends are
+   * zeroed but stay allocated.
+   */
+  public static void punchHole(Path file, long offset, long length) throws IOException {
+    if (length == 0) {
+      return;
+    }
+    int fd = LIBC.open(file.toString(), O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      throw failure("open", file);
+    }
+    try {
+      if (LIBC.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
+        throw failure("fallocate(PUNCH_HOLE) of " + length + " bytes at " + offset + " of", file);
+      }
     } finally {
       LIBC.close(fd);
     }

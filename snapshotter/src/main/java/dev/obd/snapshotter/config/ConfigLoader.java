@@ -201,11 +201,6 @@ public final class ConfigLoader {
     List<Key> keys =
         List.of(
             new Key(
-                "writableLayerType",
-                config.writableLayerType(),
-                defaults.writableLayerType(),
-                "writable layers are always append-only (upstream creates sparse ones)"),
-            new Key(
                 "rootfsQuota",
                 config.rootfsQuota(),
                 defaults.rootfsQuota(),

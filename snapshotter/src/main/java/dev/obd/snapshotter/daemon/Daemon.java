@@ -94,7 +94,8 @@ public final class Daemon {
                 config.mirrorRegistry(),
                 config.autoRemoveDev(),
                 config.rwMode(),
-                config.remoteAccessCheck()));
+                config.remoteAccessCheck(),
+                config.writableLayerType().equals("sparse")));
     SnapshotterMetrics metrics = null;
     MetricsServer metricsServer = null;
     UnixSocketServer server = null;

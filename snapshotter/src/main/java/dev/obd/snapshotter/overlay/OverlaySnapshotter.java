@@ -85,8 +85,9 @@ public final class OverlaySnapshotter implements Snapshotter {
    * What OverlayBD layers need: the attacher (made for the snapshots directory), the filesystem of
    * layers without a {@code blob-fs-type} label, the directory record-trace files must be in, the
    * registries reached over plain http, and whether an image's device is released with its last
-   * container, the default writable mode of containers on OverlayBD images, and what a lazy layer
-   * whose blob the attacher's data plane cannot read does at its Prepare.
+   * container, the default writable mode of containers on OverlayBD images, what a lazy layer whose
+   * blob the attacher's data plane cannot read does at its Prepare, and whether containers'
+   * writable layers are sparse ({@code writableLayerType: sparse}) rather than append-only.
    */
   public record BlockSupport(
       Function<Path, DeviceAttacher> attacher,
@@ -95,9 +96,32 @@ public final class OverlaySnapshotter implements Snapshotter {
       List<MirrorRegistry> mirrors,
       boolean autoRemoveDev,
       RwMode rwMode,
-      RemoteAccessCheck remoteAccessCheck) {
+      RemoteAccessCheck remoteAccessCheck,
+      boolean sparseWritableLayers) {
 
-    /** With the default {@code remoteAccessCheck}, {@code fail}. */
+    /** With append-only writable layers. */
+    public BlockSupport(
+        Function<Path, DeviceAttacher> attacher,
+        String defaultFsType,
+        Path recordTraceDir,
+        List<MirrorRegistry> mirrors,
+        boolean autoRemoveDev,
+        RwMode rwMode,
+        RemoteAccessCheck remoteAccessCheck) {
+      this(
+          attacher,
+          defaultFsType,
+          recordTraceDir,
+          mirrors,
+          autoRemoveDev,
+          rwMode,
+          remoteAccessCheck,
+          false);
+    }
+
+    /**
+     * With the default {@code remoteAccessCheck}, {@code fail}, and append-only writable layers.
+     */
     public BlockSupport(
         Function<Path, DeviceAttacher> attacher,
         String defaultFsType,
@@ -185,7 +209,8 @@ public final class OverlaySnapshotter implements Snapshotter {
               block.mirrors(),
               block.autoRemoveDev());
       WritableDevices writable =
-          new WritableDevices(layout, store, blocks, devices, block.rwMode());
+          new WritableDevices(
+              layout, store, blocks, devices, block.rwMode(), block.sparseWritableLayers());
       Reconciler reconciler = new Reconciler(store, devices, blocks, writable);
       OverlaySnapshotter snapshotter =
           new OverlaySnapshotter(

@@ -41,12 +41,14 @@ import java.util.logging.Logger;
 /**
  * Containers with their own writable OverlayBD device (rwMode {@code dir} or {@code dev}, or the
  * {@code containerd.io/snapshot/overlaybd.writable} label): the image's layers stay the lowers and
- * the container's writes go to an append-only writable layer in {@code block/writable_data} and
- * {@code block/writable_index}. In {@code dir} mode the snapshotter mounts the device read-write at
- * {@code block/mountpoint} and hands out a bind mount of it; in {@code dev} mode it hands out the
- * device itself, for a caller that mounts it (a VM runtime, BuildKit). Commit seals the writable
- * layer into {@code fs/overlaybd.sealed}, after which the snapshot is a local block layer that
- * further images and containers stack on.
+ * the container's writes go to a writable layer in {@code block/writable_data} and {@code
+ * block/writable_index}: append-only, or sparse with {@code writableLayerType: sparse} (upstream's
+ * {@code overlaybd-create -s}; the index file is then created but unused, and config.v1.json names
+ * both files either way, as upstream's does). In {@code dir} mode the snapshotter mounts the device
+ * read-write at {@code block/mountpoint} and hands out a bind mount of it; in {@code dev} mode it
+ * hands out the device itself, for a caller that mounts it (a VM runtime, BuildKit). Commit seals
+ * the writable layer into {@code fs/overlaybd.sealed}, after which the snapshot is a local block
+ * layer that further images and containers stack on.
  *
  * <p>Such a snapshot is recorded as a local block layer while active, with the mode in its {@code
  * overlaybd.writable} label (also when the mode came from the configuration), so that Mounts,
@@ -64,18 +66,21 @@ final class WritableDevices {
   private final BlockLayers blocks;
   private final DeviceLifetime devices;
   private final RwMode defaultMode;
+  private final boolean sparse;
 
   WritableDevices(
       SnapshotLayout layout,
       MetaStore store,
       BlockLayers blocks,
       DeviceLifetime devices,
-      RwMode defaultMode) {
+      RwMode defaultMode,
+      boolean sparse) {
     this.layout = layout;
     this.store = store;
     this.blocks = blocks;
     this.devices = devices;
     this.defaultMode = defaultMode;
+    this.sparse = sparse;
   }
 
   /**
@@ -144,12 +149,12 @@ final class WritableDevices {
               ? blocks.readConfig(parent.get().id())
               : ImageConfig.of("", List.of(), layout.resultFile(id).toString());
       long virtualSize = parent.isPresent() ? localVirtualSize(base) : vsizeGb * (1L << 30);
-      WritableLayer.create(
-              block.resolve(DATA),
-              block.resolve(INDEX),
-              virtualSize,
-              LayerUuid.random(),
-              LayerUuid.NIL)
+      Path data = block.resolve(DATA);
+      Path index = block.resolve(INDEX);
+      (sparse
+              ? WritableLayer.createSparse(
+                  data, index, virtualSize, LayerUuid.random(), LayerUuid.NIL)
+              : WritableLayer.create(data, index, virtualSize, LayerUuid.random(), LayerUuid.NIL))
           .close();
       ImageConfig config =
           base.withUpper(

@@ -89,7 +89,6 @@ class ConfigLoaderTest {
         ConfigLoader.parse(
             """
             {
-              "writableLayerType": "sparse",
               "rootfsQuota": "20g",
               "runtimeType": "docker",
               "turboFsType": ["ext4"]
@@ -98,9 +97,6 @@ class ConfigLoaderTest {
             FILE);
     assertThat(loaded.warnings())
         .containsExactly(
-            "config /etc/test/config.json: key \"writableLayerType\" is \"sparse\", which has no"
-                + " effect in this snapshotter: writable layers are always append-only (upstream"
-                + " creates sparse ones)",
             "config /etc/test/config.json: key \"rootfsQuota\" is \"20g\", which has no effect in"
                 + " this snapshotter: no project quota is set on containers' root filesystems",
             "config /etc/test/config.json: key \"runtimeType\" is \"docker\", which has no effect"
@@ -111,11 +107,21 @@ class ConfigLoaderTest {
     assertThat(loaded.config())
         .isEqualTo(
             SnapshotterConfig.defaults().toBuilder()
-                .writableLayerType("sparse")
                 .rootfsQuota("20g")
                 .runtimeType("docker")
                 .turboFsType(List.of("ext4", "erofs"))
                 .build());
+  }
+
+  @Test
+  void sparseWritableLayersAreTakenWithoutAWarningAndAnUnknownTypeIsRefused() {
+    var loaded = ConfigLoader.parse("{\"writableLayerType\": \"sparse\"}", FILE);
+    assertThat(loaded.warnings()).isEmpty();
+    assertThat(loaded.config().writableLayerType()).isEqualTo("sparse");
+    assertThat(ConfigLoader.parse("{}", FILE).config().writableLayerType()).isEqualTo("append");
+    assertThatThrownBy(() -> ConfigLoader.parse("{\"writableLayerType\": \"thin\"}", FILE))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("writableLayerType");
   }
 
   @Test

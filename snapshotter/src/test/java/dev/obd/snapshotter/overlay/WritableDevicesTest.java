@@ -39,6 +39,13 @@ class WritableDevicesTest {
   }
 
   @Test
+  void aCommittedSparseContainerLayerStatesItsSizeLikeAnAppendOne() throws Exception {
+    LowerConfig bottom = sealedLayer("bottom", 64 * GIB);
+    LowerConfig sparse = sealedLayer("sparse", 128 * GIB, true);
+    assertThat(WritableDevices.localVirtualSize(image(bottom, sparse))).isEqualTo(128 * GIB);
+  }
+
+  @Test
   void aRemoteLayerAboveMakesTheSizeUnknownHere() throws Exception {
     LowerConfig bottom = sealedLayer("bottom", 64 * GIB);
     LowerConfig remote =
@@ -77,11 +84,17 @@ class WritableDevicesTest {
 
   /** A layer directory holding a sealed layer of {@code vsize} bytes, as a sealed commit leaves. */
   private LowerConfig sealedLayer(String name, long vsize) throws Exception {
+    return sealedLayer(name, vsize, false);
+  }
+
+  private LowerConfig sealedLayer(String name, long vsize, boolean sparse) throws Exception {
     Path layerDir = Files.createDirectories(dir.resolve(name));
     Path data = layerDir.resolve("data");
     Path index = layerDir.resolve("index");
     try (WritableLayer w =
-        WritableLayer.create(data, index, vsize, LayerUuid.random(), LayerUuid.NIL)) {
+        sparse
+            ? WritableLayer.createSparse(data, index, vsize, LayerUuid.random(), LayerUuid.NIL)
+            : WritableLayer.create(data, index, vsize, LayerUuid.random(), LayerUuid.NIL)) {
       if (vsize > 0) {
         w.write(0, ByteBuffer.wrap(new byte[4096]));
       }
