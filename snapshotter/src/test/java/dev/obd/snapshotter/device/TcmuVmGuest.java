@@ -57,9 +57,6 @@ final class TcmuVmGuest {
     Path out = Path.of(args[2]);
     Path obdImage = Path.of(args[3]);
     GuestReport report = new GuestReport(out.resolve("result.txt"));
-    ExecutorService background = Executors.newSingleThreadExecutor();
-    Future<SnapshotterOnTcmuGuest> snapshotter =
-        background.submit(() -> SnapshotterOnTcmuGuest.start(report));
     try {
       attacher(image, missing, out, report);
     } catch (Exception | AssertionError e) {
@@ -70,6 +67,12 @@ final class TcmuVmGuest {
     } catch (Exception | AssertionError e) {
       report.failed("probe", e);
     }
+    // Only now: a starting snapshotter reconciles the HBA these attaches use and removes the
+    // devices it does not know, so started beside them it took theirs away mid-test whenever
+    // they ran slower than its start (as when the first call also loads the native binding).
+    ExecutorService background = Executors.newSingleThreadExecutor();
+    Future<SnapshotterOnTcmuGuest> snapshotter =
+        background.submit(() -> SnapshotterOnTcmuGuest.start(report));
     try {
       snapshotter.get().run(obdImage);
     } catch (ExecutionException e) {
