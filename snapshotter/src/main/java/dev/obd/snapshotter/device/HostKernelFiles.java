@@ -1,5 +1,6 @@
 package dev.obd.snapshotter.device;
 
+import dev.obd.snapshotter.fs.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -9,16 +10,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import jnr.constants.platform.Errno;
-import jnr.posix.POSIX;
-import jnr.posix.POSIXFactory;
-import jnr.posix.util.DefaultPOSIXHandler;
 
 /**
  * {@link KernelFiles} on this host's configfs, sysfs and block devices. Attribute writes and device
- * reads go through open(2), read(2) and write(2) directly (jnr-posix) so that the kernel's errno,
- * such as EAGAIN from {@code enable} or ENXIO from opening a disk not ready yet, reaches the caller
- * intact.
+ * reads go through open(2), read(2) and write(2) directly ({@link LibC}) so that the kernel's
+ * errno, such as EAGAIN from {@code enable} or ENXIO from opening a disk not ready yet, reaches the
+ * caller intact.
  */
 public final class HostKernelFiles implements KernelFiles {
   private static final int O_RDONLY = 0;
@@ -37,21 +34,22 @@ public final class HostKernelFiles implements KernelFiles {
 
   @Override
   public void write(String path, String value) throws IOException {
-    int fd = Native.POSIX.open(path, O_WRONLY, 0);
+    LibC.Calls libc = LibC.calls();
+    int fd = libc.open(path, O_WRONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-      int errno = Native.POSIX.errno();
-      throw new KernelCallException("open " + path + ": " + describe(errno), errno);
+      int errno = LibC.lastError();
+      throw new KernelCallException("open " + path + ": " + LibC.describe(errno), errno);
     }
     try {
       byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
-      int n = Native.POSIX.write(fd, bytes, bytes.length);
+      long n = libc.write(fd, bytes, bytes.length);
       if (n < 0) {
-        int errno = Native.POSIX.errno();
+        int errno = LibC.lastError();
         throw new KernelCallException(
-            "write \"" + value + "\" to " + path + ": " + describe(errno), errno);
+            "write \"" + value + "\" to " + path + ": " + LibC.describe(errno), errno);
       }
     } finally {
-      Native.POSIX.close(fd);
+      libc.close(fd);
     }
   }
 
@@ -87,33 +85,21 @@ public final class HostKernelFiles implements KernelFiles {
 
   @Override
   public int readStart(String device, int length) throws IOException {
-    int fd = Native.POSIX.open(device, O_RDONLY | O_CLOEXEC, 0);
+    LibC.Calls libc = LibC.calls();
+    int fd = libc.open(device, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
-      int errno = Native.POSIX.errno();
-      throw new KernelCallException("open " + device + ": " + describe(errno), errno);
+      int errno = LibC.lastError();
+      throw new KernelCallException("open " + device + ": " + LibC.describe(errno), errno);
     }
     try {
-      int n = Native.POSIX.read(fd, new byte[length], length);
+      long n = libc.read(fd, new byte[length], length);
       if (n < 0) {
-        int errno = Native.POSIX.errno();
-        throw new KernelCallException("read " + device + ": " + describe(errno), errno);
+        int errno = LibC.lastError();
+        throw new KernelCallException("read " + device + ": " + LibC.describe(errno), errno);
       }
-      return n;
+      return (int) n;
     } finally {
-      Native.POSIX.close(fd);
+      libc.close(fd);
     }
-  }
-
-  private static String describe(int errno) {
-    Errno e = Errno.valueOf(errno);
-    return e == null ? "errno " + errno : e.description();
-  }
-
-  /**
-   * jnr-posix, brought up on the first call: it binds some 200 functions with generated code
-   * (250-350 ms of CPU), which a daemon start that attaches nothing should not pay.
-   */
-  private static final class Native {
-    static final POSIX POSIX = POSIXFactory.getNativePOSIX(new DefaultPOSIXHandler());
   }
 }

@@ -6,16 +6,18 @@ import java.nio.ByteOrder;
 import jnr.constants.platform.Errno;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
+import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
 
 /**
- * The C library calls the JDK does not offer: {@code lstat} for {@code st_blocks}, mount and
- * umount2. One jnr-ffi binding of just these calls, made on first use: jnr-posix, used for lstat
- * before, bound some 200 functions and cost 250-350 ms of a start's CPU. (The configfs and
- * block-device calls of {@code HostKernelFiles} stay on jnr-posix, brought up on their first use:
- * through this binding the TCMU tests in a VM saw their SCSI disk fail with I/O errors, cause not
- * found.) Thread-safe.
+ * The C library calls the JDK does not offer: {@code lstat} for {@code st_blocks}, open/read/write
+ * with the kernel's errno intact (configfs, block devices), mount and umount2. One jnr-ffi binding
+ * of just these calls, made on first use: jnr-posix, used before, bound some 200 functions and cost
+ * 250-350 ms of a start's CPU, and a start whose calls need none of these pays nothing now.
+ * Thread-safe.
  */
 public final class LibC {
   /** {@code errno} of ENOENT and ENOTDIR, which {@link #lstat} answers with {@code null}. */
@@ -25,6 +27,19 @@ public final class LibC {
 
   /** The bound functions; errno is saved after each call marked so. */
   public interface Calls {
+    @SaveError
+    int open(String path, int flags, int mode);
+
+    @SaveError
+    @ssize_t
+    long read(int fd, @Out byte[] buf, @size_t long count);
+
+    @SaveError
+    @ssize_t
+    long write(int fd, @In byte[] buf, @size_t long count);
+
+    int close(int fd);
+
     @SaveError
     int mount(String source, String target, String fstype, long flags, String data);
 
