@@ -99,26 +99,6 @@ public final class OverlaySnapshotter implements Snapshotter {
       RemoteAccessCheck remoteAccessCheck,
       boolean sparseWritableLayers) {
 
-    /** With append-only writable layers. */
-    public BlockSupport(
-        Function<Path, DeviceAttacher> attacher,
-        String defaultFsType,
-        Path recordTraceDir,
-        List<MirrorRegistry> mirrors,
-        boolean autoRemoveDev,
-        RwMode rwMode,
-        RemoteAccessCheck remoteAccessCheck) {
-      this(
-          attacher,
-          defaultFsType,
-          recordTraceDir,
-          mirrors,
-          autoRemoveDev,
-          rwMode,
-          remoteAccessCheck,
-          false);
-    }
-
     /**
      * With the default {@code remoteAccessCheck}, {@code fail}, and append-only writable layers.
      */
@@ -136,7 +116,8 @@ public final class OverlaySnapshotter implements Snapshotter {
           mirrors,
           autoRemoveDev,
           rwMode,
-          RemoteAccessCheck.FAIL);
+          RemoteAccessCheck.FAIL,
+          false);
     }
 
     /**

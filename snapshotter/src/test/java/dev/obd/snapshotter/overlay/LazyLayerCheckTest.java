@@ -63,7 +63,8 @@ class LazyLayerCheckTest {
                 List.of(new MirrorRegistry("127.0.0.1:5000", true)),
                 false,
                 RwMode.OVERLAYFS,
-                mode));
+                mode,
+                false));
     return snapshotter;
   }
 
