@@ -28,7 +28,9 @@ import java.util.Map;
  * {@link SnapshotterBench}'s, so "over gRPC" minus "direct" is the server's and the client's
  * transport cost together.
  *
- * <p>Usage: {@code bench/run dev.obd.bench.snapshotter.CallCostBench [CYCLES_PER_ROUND]}.
+ * <p>Usage: {@code bench/run dev.obd.bench.snapshotter.CallCostBench [CYCLES_PER_ROUND
+ * [STANDING]]}: {@code STANDING} committed snapshots (default 0) stay in the store throughout, as a
+ * node's images do, so per-call costs that grow with the store show.
  */
 public final class CallCostBench {
   private static final String[] OPS = {"Prepare", "Commit", "Stat", "Remove"};
@@ -43,20 +45,22 @@ public final class CallCostBench {
 
   public static void main(String[] args) throws Exception {
     int cycles = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
+    int standing = args.length > 1 ? Integer.parseInt(args[1]) : 0;
     Path work = Files.createTempDirectory("obd-callcost-");
     try {
+      System.out.println(standing + " standing snapshots, " + cycles + " cycles per round");
       System.out.println(
           "| removal | call | direct p50 / p99 | over gRPC p50 / p99 | transport's share of p50 |");
       System.out.println("|---|---|---|---|---|");
       for (boolean async : new boolean[] {false, true}) {
-        run(work.resolve(async ? "async" : "sync"), async, cycles);
+        run(work.resolve(async ? "async" : "sync"), async, cycles, standing);
       }
     } finally {
       new ProcessBuilder("rm", "-rf", work.toString()).inheritIO().start().waitFor();
     }
   }
 
-  private static void run(Path dir, boolean async, int cycles) throws Exception {
+  private static void run(Path dir, boolean async, int cycles, int standing) throws Exception {
     Path root = dir.resolve("root");
     Files.createDirectories(dir);
     Stats[][] stats = new Stats[2][OPS.length];
@@ -73,6 +77,10 @@ public final class CallCostBench {
                 List.of(),
                 false,
                 RwMode.OVERLAYFS))) {
+      for (int i = 0; i < standing; i++) {
+        s.prepare("standing-" + i, "", Map.of());
+        s.commit("standing-" + i + "-c", "standing-" + i, Map.of(), "");
+      }
       UnixSocketServer server =
           UnixSocketServer.start(
               dir.resolve("s.sock"),

@@ -489,25 +489,33 @@ public final class OverlaySnapshotter implements Snapshotter {
                     writableDevice
                         ? writable.releaseForRemoval(record)
                         : blocks.releaseForRemoval(record);
-                List<Path> dirs = removeRecord(key, pending);
+                List<Path> dirs = removeRecord(record, pending);
                 pending.ifPresent(p -> devices.pendingRecorded());
                 return dirs;
               });
     } else {
-      removals = removeRecord(key, Optional.empty());
+      removals = removeRecord(record, Optional.empty());
     }
     removals.forEach(dirs::deleteQuietly);
     imageDevice.ifPresent(blocks::releaseIfUnused);
   }
 
-  /** Removes the record of {@code key} (and records {@code pending}) in one transaction. */
-  private List<Path> removeRecord(String key, Optional<PendingDetach> pending) {
-    return store.write(
+  /**
+   * Removes {@code record} (and records {@code pending}) in one transaction and returns the
+   * directory to delete once it has committed: the removed snapshot's own, or none with {@code
+   * asyncRemove}. Upstream sweeps every directory no record names here, which costs a listing of
+   * {@code snapshots/} per call; what a crash or an earlier failed deletion left is Cleanup's
+   * (which containerd calls after each garbage collection), and {@code new-*} leftovers go at
+   * start.
+   */
+  private List<Path> removeRecord(SnapshotRecord record, Optional<PendingDetach> pending) {
+    store.write(
         tx -> {
-          tx.remove(key);
+          tx.remove(record.key());
           pending.ifPresent(tx::putPendingDetach);
-          return asyncRemove ? List.<Path>of() : dirs.orphans(tx);
+          return null;
         });
+    return asyncRemove ? List.of() : List.of(layout.dir(record.id()));
   }
 
   @Override
