@@ -57,22 +57,15 @@ public final class UnixSocketServer {
 
   private final Path address;
   private final Path bindPath;
-  private final boolean epoll;
   private final Server server;
   private final EventLoopGroup group;
   private final ExecutorService executor;
   private volatile boolean published;
 
   private UnixSocketServer(
-      Path address,
-      Path bindPath,
-      boolean epoll,
-      Server server,
-      EventLoopGroup group,
-      ExecutorService executor) {
+      Path address, Path bindPath, Server server, EventLoopGroup group, ExecutorService executor) {
     this.address = address;
     this.bindPath = bindPath;
-    this.epoll = epoll;
     this.server = server;
     this.group = group;
     this.executor = executor;
@@ -170,7 +163,7 @@ public final class UnixSocketServer {
       Files.deleteIfExists(bindPath);
       throw e;
     }
-    return new UnixSocketServer(address, bindPath, epoll, server, group, executor);
+    return new UnixSocketServer(address, bindPath, server, group, executor);
   }
 
   /**
@@ -196,11 +189,6 @@ public final class UnixSocketServer {
   /** Where the server listens before {@link #publish}. */
   Path boundAt() {
     return bindPath;
-  }
-
-  /** Whether the server uses netty's native epoll transport (else NIO). */
-  boolean epoll() {
-    return epoll;
   }
 
   /**

@@ -76,7 +76,7 @@ final class WarmUp {
     }
     long t0 = System.nanoTime();
     try {
-      new WarmUpCalls(server.boundAt(), server.epoll()).run(rounds);
+      new WarmUpCalls(server.boundAt()).run(rounds);
       LOG.fine(
           "warmed up with "
               + rounds
