@@ -82,14 +82,17 @@ final class WarmUpConnection implements AutoCloseable {
 
   /**
    * Waits for the server's first frame and checks that it is SETTINGS, the server's half of the
-   * connection preface (the exchange grpc-go gives about a second).
+   * connection preface (the exchange grpc-go gives about a second); acknowledges it if {@code ack}
+   * (a client that hangs up right after the preface, as a probe does, does not).
    */
-  void awaitServerPreface() throws IOException {
+  void awaitServerPreface(boolean ack) throws IOException {
     Frame f = readFrame();
     if (f.type != SETTINGS) {
       throw new IOException("the server's first frame on " + socket + " is of type " + f.type);
     }
-    writeFrame(SETTINGS, ACK, 0, new byte[0]);
+    if (ack) {
+      writeFrame(SETTINGS, ACK, 0, new byte[0]);
+    }
   }
 
   /**
