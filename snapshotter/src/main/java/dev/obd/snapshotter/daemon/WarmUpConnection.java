@@ -27,7 +27,9 @@ import java.util.List;
  * real connections and real calls through the server, not a client: gRPC's channel, with its name
  * resolution, load balancing and retry machinery, loaded some 450 classes into the daemon that only
  * the warm-up used, and a third of the warm-up's first round went to them. The HPACK coder and the
- * protobuf messages are the ones the server loads anyway.
+ * protobuf messages are the ones the server loads anyway. Besides the calls it sends what grpc-go,
+ * containerd's client, sends (a window update, PINGs, deadlines on some calls), so that the server
+ * has answered those too.
  *
  * <p>Blocking; a read waits until the server answers or the calling thread is interrupted, which
  * closes the connection ({@link SocketChannel} is interruptible): the warm-up bounds its wait that
@@ -73,6 +75,8 @@ final class WarmUpConnection implements AutoCloseable {
       WarmUpConnection c = new WarmUpConnection(ch, socket);
       c.writeFully(ByteBuffer.wrap(MAGIC));
       c.writeFrame(SETTINGS, 0, 0, new byte[0]);
+      // grpc-go widens the connection's window at once
+      c.windowUpdate(0, 1 << 20);
       return c;
     } catch (IOException | RuntimeException e) {
       ch.close();
@@ -112,7 +116,12 @@ final class WarmUpConnection implements AutoCloseable {
             .path(SERVICE + method)
             .authority("localhost")
             .add("content-type", "application/grpc")
+            .add("user-agent", "grpc-go/1.72.2")
             .add("te", "trailers");
+    if (stream % 4 == 1) {
+      // every other call with a deadline, as containerd sends some: the server then arms a timer
+      headers.add("grpc-timeout", "30S");
+    }
     ByteBuf block = Unpooled.buffer();
     try {
       encoder.encodeHeaders(stream, headers, block);
@@ -128,6 +137,8 @@ final class WarmUpConnection implements AutoCloseable {
     ByteBuffer data = ByteBuffer.allocate(5 + message.length);
     data.put((byte) 0).putInt(message.length).put(message);
     writeFrame(DATA, END_STREAM, stream, data.array());
+    // grpc-go measures the connection's bandwidth with a PING after data it sends or receives
+    writeFrame(PING, 0, 0, ByteBuffer.allocate(8).putLong(stream).array());
     return answer(method, stream, expected);
   }
 
