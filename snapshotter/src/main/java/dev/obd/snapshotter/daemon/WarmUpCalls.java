@@ -74,7 +74,7 @@ final class WarmUpCalls {
         threads.add(callers.submit(() -> callRounds(prefix, rounds)));
       }
       for (Future<?> f : threads) {
-        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        f.get(untilDeadline(deadline), TimeUnit.NANOSECONDS);
       }
       callers
           .submit(
@@ -84,7 +84,7 @@ final class WarmUpCalls {
                 }
                 return null;
               })
-          .get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+          .get(untilDeadline(deadline), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       throw new IllegalStateException("warm-up call failed: " + e.getCause(), e.getCause());
     } catch (TimeoutException e) {
@@ -94,6 +94,10 @@ final class WarmUpCalls {
       // interrupting a thread blocked in a read closes its connection
       callers.shutdownNow();
     }
+  }
+
+  private static long untilDeadline(long deadline) {
+    return Math.max(0, deadline - System.nanoTime());
   }
 
   private Void callRounds(String prefix, int rounds) throws IOException {

@@ -46,6 +46,7 @@ final class WarmUpConnection implements AutoCloseable {
   private static final int SETTINGS = 4;
   private static final int PING = 6;
   private static final int GOAWAY = 7;
+  private static final int WINDOW_UPDATE = 8;
   private static final int CONTINUATION = 9;
 
   private static final int END_STREAM = 0x1;
@@ -271,7 +272,7 @@ final class WarmUpConnection implements AutoCloseable {
   }
 
   private void windowUpdate(int stream, int increment) throws IOException {
-    writeFrame(8, 0, stream, ByteBuffer.allocate(4).putInt(increment).array());
+    writeFrame(WINDOW_UPDATE, 0, stream, ByteBuffer.allocate(4).putInt(increment).array());
   }
 
   private record Frame(int type, int flags, int stream, byte[] payload) {}

@@ -97,11 +97,9 @@ class WarmUpCallsTest {
   }
 
   private UnixSocketServer serve(Snapshotter snapshotter) throws IOException {
-    UnixSocketServer server =
-        UnixSocketServer.bind(
-            dir.resolve("s.sock"),
-            List.of(StrictRequestParsing.apply(new SnapshotsService(snapshotter).bindService())));
-    return server;
+    return UnixSocketServer.bind(
+        dir.resolve("s.sock"),
+        List.of(StrictRequestParsing.apply(new SnapshotsService(snapshotter).bindService())));
   }
 
   private static void closeQuietly(SocketChannel c) {
