@@ -246,8 +246,14 @@ class ObdctlTest {
 
   @Test
   void badArgumentsAreReportedWithoutAStackTrace() {
-    Run r = obdctl("convert", "--from", "nocolon", "--to", "x:y");
+    Run r = obdctl("convert", "--from", "/layout-without-tag", "--to", "x:y");
     assertThat(r.exit()).isEqualTo(1);
-    assertThat(r.err()).contains("is not OCI_LAYOUT:TAG").doesNotContain("at dev.obd");
+    assertThat(r.err()).contains("is not oci:DIR:TAG").doesNotContain("at dev.obd");
+    Run bad = obdctl("convert", "--source", "Registry.example/UPPER:x", "--target", "/out:t");
+    assertThat(bad.exit()).isEqualTo(1);
+    assertThat(bad.err()).contains("--source").doesNotContain("at dev.obd");
+    Run untagged = obdctl("convert", "--source", "/in:t", "--target", "r.example/app@sha256:" + "a".repeat(64));
+    assertThat(untagged.exit()).isEqualTo(1);
+    assertThat(untagged.err()).contains("names no tag to write");
   }
 }

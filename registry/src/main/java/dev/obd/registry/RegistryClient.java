@@ -1,19 +1,15 @@
 package dev.obd.registry;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,7 +37,6 @@ import java.util.logging.Logger;
  */
 public final class RegistryClient {
   private static final Logger LOG = Logger.getLogger(RegistryClient.class.getName());
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final RegistrySettings settings;
   private final CredentialSource credentials;
@@ -65,12 +60,6 @@ public final class RegistryClient {
    */
   private final Cache<String, AuthChallenge> challenges =
       Caffeine.newBuilder().expireAfterWrite(1, TimeUnit.HOURS).maximumSize(10_000).build();
-
-  /** How long Basic credentials, and a token without {@code expires_in}, are used unasked. */
-  static final Duration DEFAULT_AUTH_TTL = Duration.ofSeconds(60);
-
-  /** The longest a token is used, whatever its {@code expires_in}. */
-  static final Duration MAX_AUTH_TTL = Duration.ofHours(1);
 
   /**
    * An Authorization header value, whose credentials it came from (for messages: "user 'alice'",
@@ -482,96 +471,28 @@ public final class RegistryClient {
         throw new RegistryDeniedException(
             what + ": registry asks for Basic auth, which an identity token cannot answer");
       }
-      return new Authorization(c.basicHeader(), creds, DEFAULT_AUTH_TTL);
+      return new Authorization(c.basicHeader(), creds, TokenExchange.DEFAULT_TTL);
     }
-    if (!challenge.isBearer() || !challenge.params().containsKey("realm")) {
+    if (!TokenExchange.answerable(challenge)) {
       throw new RegistryDeniedException(
           what + ": unsupported auth challenge '" + challenge.scheme() + "'");
     }
-    String realm = challenge.params().get("realm");
-    String service = challenge.params().getOrDefault("service", "");
-    String scope =
-        challenge.params().getOrDefault("scope", "repository:" + blob.repository() + ":pull");
-    URI tokenUri =
-        URI.create(
-            realm
-                + (realm.contains("?") ? "&" : "?")
-                + "service="
-                + enc(service)
-                + "&scope="
-                + enc(scope));
-    HttpRequest.Builder tb = HttpRequest.newBuilder(tokenUri).timeout(timeout);
-    if (creds.isPresent() && creds.get().isIdentityToken()) {
-      // docker's OAuth2 refresh-token grant: the identity token buys an access token
-      tb.uri(URI.create(realm))
-          .header("Content-Type", "application/x-www-form-urlencoded")
-          .POST(
-              HttpRequest.BodyPublishers.ofString(
-                  "grant_type=refresh_token&client_id=obd-backstore&service="
-                      + enc(service)
-                      + "&scope="
-                      + enc(scope)
-                      + "&refresh_token="
-                      + enc(creds.get().password())));
-    } else {
-      tb.GET();
-      creds.ifPresent(c -> tb.header("Authorization", c.basicHeader()));
-    }
+    HttpRequest request =
+        TokenExchange.request(
+            challenge,
+            creds,
+            "repository:" + blob.repository() + ":pull",
+            "obd-backstore",
+            timeout);
     HttpResponse<byte[]> tokenResp =
         send(
-            tb.build(),
-            what + " (token from " + tokenUri.getRawAuthority() + ")",
-            tokenUri,
+            request,
+            what + " (token from " + request.uri().getRawAuthority() + ")",
+            request.uri(),
             timeout);
-    if (tokenResp.statusCode() != 200) {
-      throw RegistryException.answered(
-          RegistryException.Endpoint.TOKEN,
-          what,
-          "token server",
-          tokenResp.statusCode(),
-          tokenResp.statusCode() == 401 || tokenResp.statusCode() == 403
-              ? creds
-                  .map(c -> "authentication failed for " + c.describe())
-                  .orElse(
-                      "anonymous access refused; no credentials configured for "
-                          + blob.host()
-                          + "/"
-                          + blob.repository())
-              : "");
-    }
-    JsonNode json;
-    try {
-      json = JSON.readTree(tokenResp.body());
-    } catch (IOException e) {
-      // never the body: it holds a token when it is almost right
-      throw new RegistryUnavailableException(what + ": token server's answer is not JSON", null);
-    }
-    String token =
-        json.hasNonNull("token")
-            ? json.get("token").asText()
-            : json.path("access_token").asText("");
-    if (token.isEmpty()) {
-      throw new RegistryDeniedException(what + ": token server sent no token");
-    }
-    return new Authorization("Bearer " + token, creds, tokenLifetime(json.path("expires_in")));
-  }
-
-  /**
-   * How long to use a token the token server says lasts {@code expiresIn} seconds: until a fifth of
-   * that (at most 10 s) before it ends, so a read is not sent with a token about to expire; 60 s
-   * when the server does not say (the token spec's default), at most {@link #MAX_AUTH_TTL}.
-   */
-  static Duration tokenLifetime(JsonNode expiresIn) {
-    if (!expiresIn.isNumber() || expiresIn.asDouble() <= 0) {
-      return DEFAULT_AUTH_TTL;
-    }
-    long millis = (long) (expiresIn.asDouble() * 1000);
-    long margin = Math.min(10_000, millis / 5);
-    return Duration.ofMillis(Math.min(millis - margin, MAX_AUTH_TTL.toMillis()));
-  }
-
-  private static String enc(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    TokenExchange.Token token =
+        TokenExchange.read(tokenResp, creds, what, blob.host() + "/" + blob.repository());
+    return new Authorization(token.header(), creds, token.ttl());
   }
 
   private static void sleep(long millis) throws InterruptedIOException {

@@ -224,14 +224,14 @@ class TokenRefreshTest {
   @Test
   void tokenLifetimesFollowExpiresInWithAMarginAndDefaultToAMinute() {
     ObjectMapper json = new ObjectMapper();
-    assertThat(RegistryClient.tokenLifetime(json.getNodeFactory().numberNode(300)))
+    assertThat(TokenExchange.lifetime(json.getNodeFactory().numberNode(300)))
         .isEqualTo(Duration.ofSeconds(290));
-    assertThat(RegistryClient.tokenLifetime(json.getNodeFactory().numberNode(2)))
+    assertThat(TokenExchange.lifetime(json.getNodeFactory().numberNode(2)))
         .isEqualTo(Duration.ofMillis(1600));
-    assertThat(RegistryClient.tokenLifetime(json.getNodeFactory().numberNode(86400)))
+    assertThat(TokenExchange.lifetime(json.getNodeFactory().numberNode(86400)))
         .isEqualTo(Duration.ofHours(1));
-    assertThat(RegistryClient.tokenLifetime(json.missingNode())).isEqualTo(Duration.ofSeconds(60));
-    assertThat(RegistryClient.tokenLifetime(json.getNodeFactory().numberNode(0)))
+    assertThat(TokenExchange.lifetime(json.missingNode())).isEqualTo(Duration.ofSeconds(60));
+    assertThat(TokenExchange.lifetime(json.getNodeFactory().numberNode(0)))
         .isEqualTo(Duration.ofSeconds(60));
   }
 }

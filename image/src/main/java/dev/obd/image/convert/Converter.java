@@ -4,16 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.obd.image.ByteSource;
-import dev.obd.image.FileByteSource;
-import dev.obd.image.build.BlobFormat;
-import dev.obd.image.build.BlobInfo;
-import dev.obd.image.build.LayerCommitter;
-import dev.obd.image.layer.LayerStack;
-import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.oci.Descriptor;
-import dev.obd.image.oci.Digest;
+import dev.obd.image.oci.ImageIndex;
+import dev.obd.image.oci.ImageIndex.Platform;
 import dev.obd.image.oci.ImageManifest;
+import dev.obd.image.oci.ImageSource;
+import dev.obd.image.oci.ImageTarget;
+import dev.obd.image.oci.LayoutImage;
 import dev.obd.image.oci.MediaTypes;
 import dev.obd.image.oci.OciLayout;
 import dev.obd.image.zfile.Compression;
@@ -21,22 +18,23 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * Converts an ordinary OCI image into an OverlayBD image, as the official convertor does: an ext4
- * file system (created with the convertor's feature set) receives each tar layer in turn through a
- * loop mount, and after each layer the blocks that changed against the layers committed so far
- * become the next OverlayBD layer (uuid = the source layer's chain ID, parent = the previous one).
- * The manifest and config carry the OverlayBD annotations and the new diffIDs. Needs root.
+ * Converts an ordinary OCI or Docker image into an OverlayBD image, as the official convertor does:
+ * an ext4 file system (created with the convertor's feature set) receives each tar layer in turn
+ * through a loop mount, and after each layer the blocks that changed against the layers committed
+ * so far become the next OverlayBD layer (uuid = the source layer's chain ID, parent = the previous
+ * one). The manifest and config carry the OverlayBD annotations and the new diffIDs. A
+ * multi-platform source gives a multi-platform result: every platform, or those asked for. Needs
+ * root.
  *
- * <p>Until a writable upper device exists, changed blocks are found by comparing the whole image
- * against the committed stack (only allocated extents are read); overlaybd-apply instead records
- * the writes themselves.
+ * <p>Everything is checked before any layer is converted: the target can be written, every manifest
+ * can be read and has only layer types a conversion can apply, the scratch directory has room. The
+ * target reference is written last, after every blob and manifest, so an interrupted conversion
+ * leaves nothing half-visible.
  */
 public final class Converter {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,10 +47,16 @@ public final class Converter {
    * @param virtualSize the disk size in bytes (the convertor's default is 64 GiB)
    * @param compression ZFile compression of the layers
    * @param fsType the file system; only {@code ext4} is supported
-   * @param workDir where the scratch disk image and mount point live (sparse; needs room for the
-   *     image's content)
+   * @param workDir where the scratch disk image, mount point and committed layers live (sparse;
+   *     needs room for the image's content)
+   * @param platforms the platforms of a multi-platform source to convert; empty: every platform
    */
-  public record Options(long virtualSize, Compression compression, String fsType, Path workDir) {
+  public record Options(
+      long virtualSize,
+      Compression compression,
+      String fsType,
+      Path workDir,
+      List<Platform> platforms) {
     /** The convertor's default disk size. */
     public static final long DEFAULT_VSIZE = 64L << 30;
 
@@ -68,6 +72,11 @@ public final class Converter {
             "file system \"" + fsType + "\" is not supported (ext4 only)");
       }
       workDir = workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir;
+      platforms = platforms == null ? List.of() : List.copyOf(platforms);
+    }
+
+    public Options(long virtualSize, Compression compression, String fsType, Path workDir) {
+      this(virtualSize, compression, fsType, workDir, List.of());
     }
 
     public static Options defaults() {
@@ -76,129 +85,228 @@ public final class Converter {
   }
 
   /**
-   * The converted image.
+   * One converted single-platform image.
    *
-   * @param manifest descriptor of the new manifest (tagged in the target layout)
+   * @param manifest descriptor of the new manifest
    * @param config descriptor of the new config
    * @param layers the OverlayBD layer blobs, bottom first
+   * @param platform its platform, when it came from a multi-platform source
    */
-  public record Result(Descriptor manifest, Descriptor config, List<Descriptor> layers) {}
+  public record Result(
+      Descriptor manifest,
+      Descriptor config,
+      List<Descriptor> layers,
+      Optional<Platform> platform) {
+    public Result {
+      layers = List.copyOf(layers);
+    }
+  }
+
+  /**
+   * A whole conversion.
+   *
+   * @param root what the target reference now names: the manifest, or the new index
+   * @param images the converted images, in the source's order
+   * @param stats what it took
+   */
+  public record Outcome(Descriptor root, List<Result> images, Stats stats) {
+    public Outcome {
+      images = List.copyOf(images);
+    }
+  }
+
+  /**
+   * What a conversion did.
+   *
+   * @param layersConverted source layers applied and committed
+   * @param blobsStored blobs (layers, configs) written to the target
+   * @param blobsPresent blobs the target already had, not written again
+   * @param sourceBytes bytes of the source layer blobs read
+   * @param layerBytes bytes of the OverlayBD layers made
+   * @param nanos the time it took, preflight included
+   */
+  public record Stats(
+      int layersConverted,
+      int blobsStored,
+      int blobsPresent,
+      long sourceBytes,
+      long layerBytes,
+      long nanos) {}
 
   /**
    * Converts image {@code fromTag} of layout {@code from} and stores it as {@code toTag} in layout
-   * {@code to} (created when missing; may be the same layout).
+   * {@code to} (created when missing; may be the same layout); the source must be a single-platform
+   * image.
    *
    * @param progress receives one line per step, e.g. for a command-line tool
    */
   public static Result convert(
       Path from, String fromTag, Path to, String toTag, Options options, Consumer<String> progress)
       throws IOException {
-    OciLayout src = OciLayout.open(from);
-    ImageManifest manifest = ImageManifest.read(src, src.resolve(fromTag));
-    JsonNode config = src.readJson(manifest.config());
-    List<Digest> declaredDiffIds = new ArrayList<>();
-    for (JsonNode d : config.path("rootfs").path("diff_ids")) {
-      declaredDiffIds.add(Digest.parse(d.asText()));
-    }
-    if (!declaredDiffIds.isEmpty() && declaredDiffIds.size() != manifest.layers().size()) {
+    Outcome o =
+        convert(
+            LayoutImage.source(from, fromTag), LayoutImage.target(to, toTag), options, progress);
+    if (o.images().size() != 1) {
       throw new IOException(
           "convert "
               + from
               + ":"
               + fromTag
-              + ": the config lists "
-              + declaredDiffIds.size()
-              + " diffIDs for "
-              + manifest.layers().size()
-              + " layers");
+              + ": a multi-platform image gave "
+              + o.images().size()
+              + " images");
     }
-    OciLayout dst = OciLayout.openOrCreate(to);
+    return o.images().get(0);
+  }
+
+  /**
+   * Converts the image {@code source} names into an OverlayBD image that {@code target} then names.
+   *
+   * @param progress receives one line per step, e.g. for a command-line tool
+   */
+  public static Outcome convert(
+      ImageSource source, ImageTarget target, Options options, Consumer<String> progress)
+      throws IOException {
+    long t0 = System.nanoTime();
+    target.checkWritable();
+    ImageSource.Document root = source.root();
+    JsonNode rootDoc = JSON.readTree(root.bytes());
+    Plan plan = plan(source, root, rootDoc, options, progress);
+    Preflight.check(source, plan.manifests(), options.workDir());
     Files.createDirectories(options.workDir());
     Path work = Files.createTempDirectory(options.workDir(), "obd-convert-");
     try {
-      Path disk = work.resolve("disk.img");
-      Ext4Image.create(disk, options.virtualSize());
-      List<Descriptor> layers = new ArrayList<>();
-      List<Path> committed = new ArrayList<>();
-      Digest chain = null;
-      for (int i = 0; i < manifest.layers().size(); i++) {
-        Descriptor layer = manifest.layers().get(i);
-        Path blob = src.verifiedBlob(layer);
-        long t0 = System.nanoTime();
-        LayerApplier.Result applied;
-        try (LoopMount m = LoopMount.mount(disk, work.resolve("mnt"))) {
-          applied = LayerApplier.apply(m.root(), blob);
-        }
-        long t1 = System.nanoTime();
-        if (!declaredDiffIds.isEmpty() && !declaredDiffIds.get(i).equals(applied.diffId())) {
-          throw new IOException(
-              "convert layer "
-                  + i
-                  + " ("
-                  + layer.digest()
-                  + "): its uncompressed digest "
-                  + applied.diffId()
-                  + " differs from the config's diffID "
-                  + declaredDiffIds.get(i));
-        }
-        Digest parentChain = chain;
-        chain = Digest.chainId(chain, applied.diffId());
-        LayerCommitter.Options commit =
-            new LayerCommitter.Options(
-                BlobFormat.official(options.compression()),
-                LayerUuid.fromChainId(chain.toString()),
-                Optional.of(
-                    parentChain == null
-                        ? LayerUuid.NIL
-                        : LayerUuid.fromChainId(parentChain.toString())),
-                "",
-                options.virtualSize());
-        BlobInfo info = commitLayer(disk, committed, work.resolve("layer-" + i), commit);
-        long t2 = System.nanoTime();
-        Digest digest = Digest.parse(info.digest());
-        dst.moveIn(info.path(), digest);
-        committed.add(dst.blobPath(digest));
-        Map<String, String> ann = new LinkedHashMap<>();
-        ann.put(MediaTypes.OBD_BLOB_DIGEST, digest.toString());
-        ann.put(MediaTypes.OBD_BLOB_SIZE, Long.toString(info.size()));
-        ann.put(MediaTypes.OBD_VERSION, MediaTypes.OBD_VERSION_VALUE);
-        layers.add(new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, info.size(), ann));
-        progress.accept(
-            String.format(
-                "layer %d/%d %s: %d entries, %d whiteouts, applied in %.1f s -> %s (%d bytes,"
-                    + " %d index entries, committed in %.1f s)",
-                i + 1,
-                manifest.layers().size(),
-                layer.digest(),
-                applied.entries(),
-                applied.whiteouts(),
-                (t1 - t0) / 1e9,
-                digest,
-                info.size(),
-                info.entries(),
-                (t2 - t1) / 1e9));
+      ImageConversion conversion = new ImageConversion(source, target, options, work, progress);
+      List<Result> images = new ArrayList<>();
+      ImageSource.Document result = null;
+      for (int i = 0; i < plan.manifests().size(); i++) {
+        Optional<Platform> platform = plan.platforms().get(i);
+        platform.ifPresent(p -> progress.accept("platform " + p));
+        ImageConversion.Done done = conversion.convert(plan.manifests().get(i), platform);
+        images.add(done.result());
+        result = new ImageSource.Document(done.result().manifest(), done.manifest());
       }
-      List<Digest> blobDigests = new ArrayList<>();
-      for (Descriptor l : layers) {
-        blobDigests.add(l.digest());
+      if (plan.index() != null) {
+        result = newIndex(plan, images);
       }
-      Descriptor newConfig =
-          dst.putBlob(MediaTypes.OCI_CONFIG, ImageConfigRewriter.rewrite(config, blobDigests));
-      ObjectNode m = JSON.createObjectNode();
-      m.put("schemaVersion", 2);
-      m.put("mediaType", MediaTypes.OCI_MANIFEST);
-      m.set("config", OciLayout.toJson(newConfig));
-      ArrayNode ls = m.putArray("layers");
-      for (Descriptor l : layers) {
-        ls.add(OciLayout.toJson(l));
+      if (plan.index() != null) {
+        target.putManifest(result.descriptor(), result.bytes());
       }
-      Descriptor newManifest = dst.putBlob(MediaTypes.OCI_MANIFEST, JSON.writeValueAsBytes(m));
-      dst.tag(toTag, newManifest);
-      progress.accept("tagged " + to + ":" + toTag + " -> " + newManifest.digest());
-      return new Result(newManifest, newConfig, layers);
+      target.tag(result.descriptor(), result.bytes());
+      progress.accept("tagged " + target.name() + " -> " + result.descriptor().digest());
+      ImageConversion.Counts c = conversion.counts();
+      return new Outcome(
+          result.descriptor(),
+          images,
+          new Stats(
+              c.layers(),
+              c.stored(),
+              c.present(),
+              c.sourceBytes(),
+              c.layerBytes(),
+              System.nanoTime() - t0));
     } finally {
       cleanUp(work);
     }
+  }
+
+  /**
+   * What to convert: the single manifest, or the index's entries for the platforms asked for.
+   *
+   * @param index the source index, or null for a single manifest
+   * @param indexDoc its JSON
+   * @param positions the chosen entries' positions in the index
+   */
+  private record Plan(
+      ImageIndex index,
+      JsonNode indexDoc,
+      List<Integer> positions,
+      List<ImageManifest> manifests,
+      List<Optional<Platform>> platforms) {}
+
+  private static Plan plan(
+      ImageSource source,
+      ImageSource.Document root,
+      JsonNode doc,
+      Options options,
+      Consumer<String> progress)
+      throws IOException {
+    if (!ImageManifest.isIndex(root.descriptor(), doc)) {
+      if (!options.platforms().isEmpty()) {
+        progress.accept(source.name() + " is a single-platform image: --platform does not apply");
+      }
+      return new Plan(
+          null,
+          null,
+          List.of(),
+          List.of(ImageManifest.parse(root.descriptor(), doc)),
+          List.of(Optional.empty()));
+    }
+    ImageIndex index = ImageIndex.parse(root.descriptor(), doc);
+    List<Integer> positions = new ArrayList<>();
+    List<ImageManifest> manifests = new ArrayList<>();
+    List<Optional<Platform>> platforms = new ArrayList<>();
+    List<String> listed = new ArrayList<>();
+    for (int i = 0; i < index.entries().size(); i++) {
+      ImageIndex.Entry e = index.entries().get(i);
+      listed.add(e.platform().map(Platform::toString).orElse("(none)"));
+      if (e.platform().isPresent() && e.platform().get().isUnknown()) {
+        progress.accept(
+            "skip " + e.descriptor().digest() + ": not an image for a platform (an attestation)");
+        continue;
+      }
+      if (!options.platforms().isEmpty()
+          && (e.platform().isEmpty()
+              || options.platforms().stream().noneMatch(p -> e.platform().get().matches(p)))) {
+        continue;
+      }
+      if (!MediaTypes.isManifest(e.descriptor().mediaType())) {
+        throw new IOException(
+            "convert "
+                + source.name()
+                + ": entry "
+                + e.descriptor().digest()
+                + " of the index is a "
+                + e.descriptor().mediaType()
+                + ", not an image manifest");
+      }
+      positions.add(i);
+      manifests.add(
+          ImageManifest.parse(e.descriptor(), JSON.readTree(source.read(e.descriptor()))));
+      platforms.add(e.platform());
+    }
+    if (manifests.isEmpty()) {
+      throw new IOException(
+          "convert "
+              + source.name()
+              + ": no image "
+              + (options.platforms().isEmpty() ? "" : "for " + options.platforms() + " ")
+              + "in its index (it lists "
+              + listed
+              + ")");
+    }
+    return new Plan(index, doc, positions, manifests, platforms);
+  }
+
+  /** An OCI index of the converted images, each entry keeping the source entry's platform. */
+  private static ImageSource.Document newIndex(Plan plan, List<Result> images) throws IOException {
+    ObjectNode idx = JSON.createObjectNode();
+    idx.put("schemaVersion", 2);
+    idx.put("mediaType", MediaTypes.OCI_INDEX);
+    ArrayNode ms = idx.putArray("manifests");
+    JsonNode entries = plan.indexDoc().path("manifests");
+    for (int i = 0; i < images.size(); i++) {
+      ObjectNode m = OciLayout.toJson(images.get(i).manifest());
+      JsonNode platform = entries.get(plan.positions().get(i)).get("platform");
+      if (platform != null && platform.isObject()) {
+        m.set("platform", platform);
+      }
+      ms.add(m);
+    }
+    byte[] bytes = JSON.writeValueAsBytes(idx);
+    return new ImageSource.Document(
+        new Descriptor(MediaTypes.OCI_INDEX, dev.obd.image.oci.Digest.of(bytes), bytes.length),
+        bytes);
   }
 
   /** Deletes the scratch directory, unless something is still mounted in it. */
@@ -214,27 +322,5 @@ public final class Converter {
               + " is still mounted; unmount it and delete the directory");
     }
     LayerApplier.deleteTree(work);
-  }
-
-  private static BlobInfo commitLayer(
-      Path disk, List<Path> lowers, Path target, LayerCommitter.Options options)
-      throws IOException {
-    if (lowers.isEmpty()) {
-      return LayerCommitter.commit(disk, Optional.empty(), target, options);
-    }
-    List<ByteSource> sources = new ArrayList<>();
-    try {
-      for (Path p : lowers) {
-        sources.add(FileByteSource.open(p));
-      }
-    } catch (IOException e) {
-      for (ByteSource s : sources) {
-        s.close();
-      }
-      throw e;
-    }
-    try (LayerStack stack = LayerStack.open(sources, Optional.empty())) {
-      return LayerCommitter.commit(disk, Optional.of(stack), target, options);
-    }
   }
 }

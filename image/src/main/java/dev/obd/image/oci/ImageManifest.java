@@ -27,6 +27,21 @@ public record ImageManifest(Descriptor descriptor, Descriptor config, List<Descr
     if (MediaTypes.isIndex(type) || (type.isEmpty() && doc.has("manifests"))) {
       return read(layout, pickPlatform(doc, d));
     }
+    return parse(d, doc);
+  }
+
+  /** Whether document {@code doc} of descriptor {@code d} is an index (or Docker manifest list). */
+  public static boolean isIndex(Descriptor d, JsonNode doc) {
+    String type = doc.path("mediaType").asText("");
+    if (type.isEmpty()) {
+      type = d.mediaType();
+    }
+    return MediaTypes.isIndex(type) || (!MediaTypes.isManifest(type) && doc.has("manifests"));
+  }
+
+  /** Parses the single-platform manifest {@code doc} that {@code d} describes. */
+  public static ImageManifest parse(Descriptor d, JsonNode doc) throws IOException {
+    String type = doc.path("mediaType").asText(d.mediaType());
     if (!doc.has("config") || !doc.has("layers")) {
       throw new IOException(
           "read manifest " + d.digest() + ": no config or layers (media type " + type + ")");

@@ -85,6 +85,11 @@ public final class OciLayout {
 
   /** Reads a JSON blob after checking its size and digest. */
   public JsonNode readJson(Descriptor d) throws IOException {
+    return JSON.readTree(readBytes(d));
+  }
+
+  /** The bytes of a JSON-sized blob (at most 16 MiB), after checking its size and digest. */
+  public byte[] readBytes(Descriptor d) throws IOException {
     if (d.size() > MAX_JSON) {
       throw new IOException(
           "read blob "
@@ -96,11 +101,14 @@ public final class OciLayout {
               + " bytes is too large for a JSON document");
     }
     Path p = blobPath(d.digest());
+    if (!Files.isRegularFile(p)) {
+      throw new IOException("blob " + d.digest() + " is missing from OCI layout " + dir);
+    }
     byte[] bytes = Files.readAllBytes(p);
     if (bytes.length != d.size() || !Digest.of(bytes).equals(d.digest())) {
       throw new IOException("read blob " + p + ": size or digest does not match its descriptor");
     }
-    return JSON.readTree(bytes);
+    return bytes;
   }
 
   /** The path of a blob after checking its size and digest (reads the whole file). */
@@ -140,6 +148,30 @@ public final class OciLayout {
         Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE);
         Files.delete(file);
       }
+    }
+  }
+
+  /**
+   * Stores a copy of {@code file} (whose digest is {@code digest}) as a blob, leaving the file in
+   * place: a hard link when both are on one file system, else a copy renamed into place.
+   */
+  public void copyIn(Path file, Digest digest) throws IOException {
+    Path p = blobPath(digest);
+    Files.createDirectories(p.getParent());
+    if (Files.exists(p)) {
+      return;
+    }
+    Path tmp = Files.createTempFile(p.getParent(), "." + digest.hex(), ".tmp");
+    try {
+      Files.delete(tmp);
+      try {
+        Files.createLink(tmp, file);
+      } catch (IOException | UnsupportedOperationException e) {
+        Files.copy(file, tmp);
+      }
+      Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(tmp);
     }
   }
 

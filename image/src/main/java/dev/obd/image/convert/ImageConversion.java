@@ -1,0 +1,224 @@
+package dev.obd.image.convert;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.obd.image.ByteSource;
+import dev.obd.image.FileByteSource;
+import dev.obd.image.build.BlobFormat;
+import dev.obd.image.build.BlobInfo;
+import dev.obd.image.build.LayerCommitter;
+import dev.obd.image.layer.LayerStack;
+import dev.obd.image.lsmt.LayerUuid;
+import dev.obd.image.oci.Descriptor;
+import dev.obd.image.oci.Digest;
+import dev.obd.image.oci.ImageIndex.Platform;
+import dev.obd.image.oci.ImageManifest;
+import dev.obd.image.oci.ImageSource;
+import dev.obd.image.oci.ImageTarget;
+import dev.obd.image.oci.MediaTypes;
+import dev.obd.image.oci.OciLayout;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Converts the single-platform images of one conversion, one after another, in a scratch directory
+ * the caller owns: each gets a fresh disk, its layers are applied and committed in turn, and each
+ * OverlayBD layer is stored in the target as soon as it is made (unless the target has it). The
+ * manifest is stored untagged; tagging is the caller's last step. Not thread-safe.
+ */
+final class ImageConversion {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final ImageSource source;
+  private final ImageTarget target;
+  private final Converter.Options options;
+  private final Path work;
+  private final Consumer<String> progress;
+  private int images;
+  private int layers;
+  private int stored;
+  private int present;
+  private long sourceBytes;
+  private long layerBytes;
+
+  ImageConversion(
+      ImageSource source,
+      ImageTarget target,
+      Converter.Options options,
+      Path work,
+      Consumer<String> progress) {
+    this.source = source;
+    this.target = target;
+    this.options = options;
+    this.work = work;
+    this.progress = progress;
+  }
+
+  /** What was done so far. */
+  record Counts(int layers, int stored, int present, long sourceBytes, long layerBytes) {}
+
+  Counts counts() {
+    return new Counts(layers, stored, present, sourceBytes, layerBytes);
+  }
+
+  /** A converted image and its manifest's exact bytes. */
+  record Done(Converter.Result result, byte[] manifest) {}
+
+  Done convert(ImageManifest manifest, Optional<Platform> platform) throws IOException {
+    JsonNode config = JSON.readTree(source.read(manifest.config()));
+    List<Digest> declaredDiffIds = new ArrayList<>();
+    for (JsonNode d : config.path("rootfs").path("diff_ids")) {
+      declaredDiffIds.add(Digest.parse(d.asText()));
+    }
+    if (!declaredDiffIds.isEmpty() && declaredDiffIds.size() != manifest.layers().size()) {
+      throw new IOException(
+          "convert "
+              + source.name()
+              + ": the config lists "
+              + declaredDiffIds.size()
+              + " diffIDs for "
+              + manifest.layers().size()
+              + " layers");
+    }
+    Path dir = Files.createDirectory(work.resolve("image-" + images++));
+    Path disk = dir.resolve("disk.img");
+    Ext4Image.create(disk, options.virtualSize());
+    List<Descriptor> out = new ArrayList<>();
+    List<Path> committed = new ArrayList<>();
+    Digest chain = null;
+    int n = manifest.layers().size();
+    for (int i = 0; i < n; i++) {
+      Descriptor layer = manifest.layers().get(i);
+      long t0 = System.nanoTime();
+      LayerApplier.Result applied;
+      try (ImageSource.LocalBlob blob = source.fetch(layer, dir);
+          LoopMount m = LoopMount.mount(disk, dir.resolve("mnt"))) {
+        applied = LayerApplier.apply(m.root(), blob.path());
+      }
+      sourceBytes += layer.size();
+      long t1 = System.nanoTime();
+      if (!declaredDiffIds.isEmpty() && !declaredDiffIds.get(i).equals(applied.diffId())) {
+        throw new IOException(
+            "convert layer "
+                + i
+                + " ("
+                + layer.digest()
+                + ") of "
+                + source.name()
+                + ": its uncompressed digest "
+                + applied.diffId()
+                + " differs from the config's diffID "
+                + declaredDiffIds.get(i));
+      }
+      Digest parentChain = chain;
+      chain = Digest.chainId(chain, applied.diffId());
+      LayerCommitter.Options commit =
+          new LayerCommitter.Options(
+              BlobFormat.official(options.compression()),
+              LayerUuid.fromChainId(chain.toString()),
+              Optional.of(
+                  parentChain == null
+                      ? LayerUuid.NIL
+                      : LayerUuid.fromChainId(parentChain.toString())),
+              "",
+              options.virtualSize());
+      BlobInfo info = commitLayer(disk, committed, dir.resolve("layer-" + i), commit);
+      long t2 = System.nanoTime();
+      Digest digest = Digest.parse(info.digest());
+      Map<String, String> ann = new LinkedHashMap<>();
+      ann.put(MediaTypes.OBD_BLOB_DIGEST, digest.toString());
+      ann.put(MediaTypes.OBD_BLOB_SIZE, Long.toString(info.size()));
+      ann.put(MediaTypes.OBD_VERSION, MediaTypes.OBD_VERSION_VALUE);
+      Descriptor d = new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, info.size(), ann);
+      boolean had = store(d, info.path());
+      committed.add(info.path());
+      out.add(d);
+      layers++;
+      layerBytes += info.size();
+      progress.accept(
+          String.format(
+              "layer %d/%d %s: %d entries, %d whiteouts, applied in %.1f s -> %s (%d bytes,"
+                  + " %d index entries, committed in %.1f s%s)",
+              i + 1,
+              n,
+              layer.digest(),
+              applied.entries(),
+              applied.whiteouts(),
+              (t1 - t0) / 1e9,
+              digest,
+              info.size(),
+              info.entries(),
+              (t2 - t1) / 1e9,
+              had ? ", already in the target" : ""));
+    }
+    List<Digest> blobDigests = new ArrayList<>();
+    for (Descriptor l : out) {
+      blobDigests.add(l.digest());
+    }
+    byte[] configBytes = ImageConfigRewriter.rewrite(config, blobDigests);
+    Descriptor newConfig =
+        new Descriptor(MediaTypes.OCI_CONFIG, Digest.of(configBytes), configBytes.length);
+    if (target.has(newConfig)) {
+      present++;
+    } else {
+      target.putBlob(newConfig, configBytes);
+      stored++;
+    }
+    ObjectNode m = JSON.createObjectNode();
+    m.put("schemaVersion", 2);
+    m.put("mediaType", MediaTypes.OCI_MANIFEST);
+    m.set("config", OciLayout.toJson(newConfig));
+    ArrayNode ls = m.putArray("layers");
+    for (Descriptor l : out) {
+      ls.add(OciLayout.toJson(l));
+    }
+    byte[] manifestBytes = JSON.writeValueAsBytes(m);
+    Descriptor newManifest =
+        new Descriptor(MediaTypes.OCI_MANIFEST, Digest.of(manifestBytes), manifestBytes.length);
+    target.putManifest(newManifest, manifestBytes);
+    LayerApplier.deleteTree(dir);
+    return new Done(new Converter.Result(newManifest, newConfig, out, platform), manifestBytes);
+  }
+
+  /** Stores a layer unless the target has it; returns whether it had. */
+  private boolean store(Descriptor d, Path file) throws IOException {
+    if (target.has(d)) {
+      present++;
+      return true;
+    }
+    target.putBlob(d, file);
+    stored++;
+    return false;
+  }
+
+  private static BlobInfo commitLayer(
+      Path disk, List<Path> lowers, Path target, LayerCommitter.Options options)
+      throws IOException {
+    if (lowers.isEmpty()) {
+      return LayerCommitter.commit(disk, Optional.empty(), target, options);
+    }
+    List<ByteSource> sources = new ArrayList<>();
+    try {
+      for (Path p : lowers) {
+        sources.add(FileByteSource.open(p));
+      }
+    } catch (IOException e) {
+      for (ByteSource s : sources) {
+        s.close();
+      }
+      throw e;
+    }
+    try (LayerStack stack = LayerStack.open(sources, Optional.empty())) {
+      return LayerCommitter.commit(disk, Optional.of(stack), target, options);
+    }
+  }
+}
