@@ -179,12 +179,13 @@ final class ConvertCommand implements Callable<Integer> {
     } else {
       out.printf(
           "%s: %d image(s), %d OverlayBD layer(s) made (%d bytes from %d bytes of source layers),"
-              + " %d blob(s) stored, %d already there, %s %s, in %.1f s%n",
+              + " %d reused, %d blob(s) stored, %d already there, %s %s, in %.1f s%n",
           target.name(),
           o.images().size(),
           s.layersConverted(),
           s.layerBytes(),
           s.sourceBytes(),
+          s.layersReused(),
           s.blobsStored(),
           s.blobsPresent(),
           o.images().size() == 1 && o.images().get(0).platform().isEmpty() ? "manifest" : "index",
@@ -248,6 +249,7 @@ final class ConvertCommand implements Callable<Integer> {
     Converter.Stats s = o.stats();
     ObjectNode st = n.putObject("stats");
     st.put("layersConverted", s.layersConverted());
+    st.put("layersReused", s.layersReused());
     st.put("blobsStored", s.blobsStored());
     st.put("blobsPresent", s.blobsPresent());
     st.put("sourceBytes", s.sourceBytes());

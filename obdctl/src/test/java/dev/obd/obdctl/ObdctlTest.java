@@ -252,7 +252,9 @@ class ObdctlTest {
     Run bad = obdctl("convert", "--source", "Registry.example/UPPER:x", "--target", "/out:t");
     assertThat(bad.exit()).isEqualTo(1);
     assertThat(bad.err()).contains("--source").doesNotContain("at dev.obd");
-    Run untagged = obdctl("convert", "--source", "/in:t", "--target", "r.example/app@sha256:" + "a".repeat(64));
+    Run untagged =
+        obdctl(
+            "convert", "--source", "/in:t", "--target", "r.example/app@sha256:" + "a".repeat(64));
     assertThat(untagged.exit()).isEqualTo(1);
     assertThat(untagged.err()).contains("names no tag to write");
   }

@@ -41,6 +41,14 @@ public final class LocalRegistry implements AutoCloseable {
             "\n", "auth:", "  htpasswd:", "    realm: obd-test", "    path: " + htpasswd, ""));
   }
 
+  /**
+   * Starts a registry in token mode: every request needs a bearer token from {@code tokens}, which
+   * a client gets by following the 401 challenge.
+   */
+  public static LocalRegistry startWithTokens(Path dir, RegistryTokenServer tokens) {
+    return start(dir, tokens.registryAuthYaml());
+  }
+
   private static LocalRegistry start(Path dir, String authYaml) {
     Requirements.requireCommand("docker-registry");
     int port = freePort();

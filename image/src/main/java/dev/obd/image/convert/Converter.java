@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.image.oci.Descriptor;
+import dev.obd.image.oci.Digest;
 import dev.obd.image.oci.ImageIndex;
 import dev.obd.image.oci.ImageIndex.Platform;
 import dev.obd.image.oci.ImageManifest;
@@ -18,8 +19,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -119,6 +122,7 @@ public final class Converter {
    * What a conversion did.
    *
    * @param layersConverted source layers applied and committed
+   * @param layersReused layers taken as made for an earlier image of the same conversion
    * @param blobsStored blobs (layers, configs) written to the target
    * @param blobsPresent blobs the target already had, not written again
    * @param sourceBytes bytes of the source layer blobs read
@@ -127,6 +131,7 @@ public final class Converter {
    */
   public record Stats(
       int layersConverted,
+      int layersReused,
       int blobsStored,
       int blobsPresent,
       long sourceBytes,
@@ -179,10 +184,17 @@ public final class Converter {
       ImageConversion conversion = new ImageConversion(source, target, options, work, progress);
       List<Result> images = new ArrayList<>();
       ImageSource.Document result = null;
+      List<List<Digest>> chains = new ArrayList<>();
+      for (ImageManifest m : plan.manifests()) {
+        chains.add(ImageConversion.chainIds(JSON.readTree(source.read(m.config()))));
+      }
       for (int i = 0; i < plan.manifests().size(); i++) {
         Optional<Platform> platform = plan.platforms().get(i);
         platform.ifPresent(p -> progress.accept("platform " + p));
-        ImageConversion.Done done = conversion.convert(plan.manifests().get(i), platform);
+        Set<Digest> neededLater = new HashSet<>();
+        chains.subList(i + 1, chains.size()).forEach(neededLater::addAll);
+        ImageConversion.Done done =
+            conversion.convert(plan.manifests().get(i), platform, neededLater);
         images.add(done.result());
         result = new ImageSource.Document(done.result().manifest(), done.manifest());
       }
@@ -200,6 +212,7 @@ public final class Converter {
           images,
           new Stats(
               c.layers(),
+              c.reused(),
               c.stored(),
               c.present(),
               c.sourceBytes(),
@@ -305,8 +318,7 @@ public final class Converter {
     }
     byte[] bytes = JSON.writeValueAsBytes(idx);
     return new ImageSource.Document(
-        new Descriptor(MediaTypes.OCI_INDEX, dev.obd.image.oci.Digest.of(bytes), bytes.length),
-        bytes);
+        new Descriptor(MediaTypes.OCI_INDEX, Digest.of(bytes), bytes.length), bytes);
   }
 
   /** Deletes the scratch directory, unless something is still mounted in it. */

@@ -10,6 +10,7 @@ import dev.obd.image.build.BlobFormat;
 import dev.obd.image.build.BlobInfo;
 import dev.obd.image.build.LayerCommitter;
 import dev.obd.image.layer.LayerStack;
+import dev.obd.image.layer.SparseExport;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.oci.Descriptor;
 import dev.obd.image.oci.Digest;
@@ -27,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -34,6 +36,12 @@ import java.util.function.Consumer;
  * the caller owns: each gets a fresh disk, its layers are applied and committed in turn, and each
  * OverlayBD layer is stored in the target as soon as it is made (unless the target has it). The
  * manifest is stored untagged; tagging is the caller's last step. Not thread-safe.
+ *
+ * <p>Layers made for one image serve the images after it: a bottom run of layers with the same
+ * chain IDs (multi-platform images of architecture-independent content, or platforms sharing a
+ * base) is taken as made, and only the layers above it are applied, on a disk rebuilt from the
+ * taken ones. Committed layers are kept only while a later image of the conversion lists their
+ * chain ID.
  */
 final class ImageConversion {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -43,8 +51,11 @@ final class ImageConversion {
   private final Converter.Options options;
   private final Path work;
   private final Consumer<String> progress;
+  private final Map<Digest, Made> made = new LinkedHashMap<>();
   private int images;
+  private int blobFiles;
   private int layers;
+  private int reused;
   private int stored;
   private int present;
   private long sourceBytes;
@@ -63,17 +74,38 @@ final class ImageConversion {
     this.progress = progress;
   }
 
+  /** A layer made earlier in this conversion: its descriptor and committed file. */
+  private record Made(Descriptor descriptor, Path file) {}
+
   /** What was done so far. */
-  record Counts(int layers, int stored, int present, long sourceBytes, long layerBytes) {}
+  record Counts(
+      int layers, int reused, int stored, int present, long sourceBytes, long layerBytes) {}
 
   Counts counts() {
-    return new Counts(layers, stored, present, sourceBytes, layerBytes);
+    return new Counts(layers, reused, stored, present, sourceBytes, layerBytes);
+  }
+
+  /** The chain IDs of the layers {@code config} declares, bottom first (empty if it lists none). */
+  static List<Digest> chainIds(JsonNode config) throws IOException {
+    List<Digest> chains = new ArrayList<>();
+    Digest chain = null;
+    for (JsonNode d : config.path("rootfs").path("diff_ids")) {
+      chain = Digest.chainId(chain, Digest.parse(d.asText()));
+      chains.add(chain);
+    }
+    return chains;
   }
 
   /** A converted image and its manifest's exact bytes. */
   record Done(Converter.Result result, byte[] manifest) {}
 
-  Done convert(ImageManifest manifest, Optional<Platform> platform) throws IOException {
+  /**
+   * Converts one image.
+   *
+   * @param neededLater chain IDs the images still to come list: their layers are kept for them
+   */
+  Done convert(ImageManifest manifest, Optional<Platform> platform, Set<Digest> neededLater)
+      throws IOException {
     JsonNode config = JSON.readTree(source.read(manifest.config()));
     List<Digest> declaredDiffIds = new ArrayList<>();
     for (JsonNode d : config.path("rootfs").path("diff_ids")) {
@@ -91,12 +123,37 @@ final class ImageConversion {
     }
     Path dir = Files.createDirectory(work.resolve("image-" + images++));
     Path disk = dir.resolve("disk.img");
-    Ext4Image.create(disk, options.virtualSize());
     List<Descriptor> out = new ArrayList<>();
     List<Path> committed = new ArrayList<>();
     Digest chain = null;
     int n = manifest.layers().size();
-    for (int i = 0; i < n; i++) {
+    List<Digest> chains = declaredDiffIds.isEmpty() ? List.of() : chainIds(config);
+    int k = 0;
+    while (k < chains.size() && made.containsKey(chains.get(k))) {
+      Made m = made.get(chains.get(k));
+      boolean had = store(m.descriptor(), m.file());
+      out.add(m.descriptor());
+      committed.add(m.file());
+      reused++;
+      progress.accept(
+          String.format(
+              "layer %d/%d %s: made earlier in this conversion -> %s%s",
+              k + 1,
+              n,
+              manifest.layers().get(k).digest(),
+              m.descriptor().digest(),
+              had ? " (already in the target)" : ""));
+      chain = chains.get(k);
+      k++;
+    }
+    if (k < n) {
+      if (k == 0) {
+        Ext4Image.create(disk, options.virtualSize());
+      } else {
+        rebuildDisk(committed, disk);
+      }
+    }
+    for (int i = k; i < n; i++) {
       Descriptor layer = manifest.layers().get(i);
       long t0 = System.nanoTime();
       LayerApplier.Result applied;
@@ -131,7 +188,7 @@ final class ImageConversion {
                       : LayerUuid.fromChainId(parentChain.toString())),
               "",
               options.virtualSize());
-      BlobInfo info = commitLayer(disk, committed, dir.resolve("layer-" + i), commit);
+      BlobInfo info = commitLayer(disk, committed, layerFile(), commit);
       long t2 = System.nanoTime();
       Digest digest = Digest.parse(info.digest());
       Map<String, String> ann = new LinkedHashMap<>();
@@ -141,6 +198,7 @@ final class ImageConversion {
       Descriptor d = new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, info.size(), ann);
       boolean had = store(d, info.path());
       committed.add(info.path());
+      made.put(chain, new Made(d, info.path()));
       out.add(d);
       layers++;
       layerBytes += info.size();
@@ -186,7 +244,32 @@ final class ImageConversion {
         new Descriptor(MediaTypes.OCI_MANIFEST, Digest.of(manifestBytes), manifestBytes.length);
     target.putManifest(newManifest, manifestBytes);
     LayerApplier.deleteTree(dir);
+    forgetAllBut(neededLater);
     return new Done(new Converter.Result(newManifest, newConfig, out, platform), manifestBytes);
+  }
+
+  /** A new file name for a committed layer, outside the images' directories. */
+  private Path layerFile() throws IOException {
+    return Files.createDirectories(work.resolve("layers")).resolve("layer-" + blobFiles++);
+  }
+
+  /** Drops the layers no image still to come lists. */
+  private void forgetAllBut(Set<Digest> neededLater) throws IOException {
+    var it = made.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<Digest, Made> e = it.next();
+      if (!neededLater.contains(e.getKey())) {
+        Files.deleteIfExists(e.getValue().file());
+        it.remove();
+      }
+    }
+  }
+
+  /** Writes the disk the layers {@code lowers} describe, to apply the next layer on. */
+  private static void rebuildDisk(List<Path> lowers, Path disk) throws IOException {
+    try (LayerStack stack = openStack(lowers)) {
+      SparseExport.export(stack, disk);
+    }
   }
 
   /** Stores a layer unless the target has it; returns whether it had. */
@@ -206,6 +289,12 @@ final class ImageConversion {
     if (lowers.isEmpty()) {
       return LayerCommitter.commit(disk, Optional.empty(), target, options);
     }
+    try (LayerStack stack = openStack(lowers)) {
+      return LayerCommitter.commit(disk, Optional.of(stack), target, options);
+    }
+  }
+
+  private static LayerStack openStack(List<Path> lowers) throws IOException {
     List<ByteSource> sources = new ArrayList<>();
     try {
       for (Path p : lowers) {
@@ -217,8 +306,6 @@ final class ImageConversion {
       }
       throw e;
     }
-    try (LayerStack stack = LayerStack.open(sources, Optional.empty())) {
-      return LayerCommitter.commit(disk, Optional.of(stack), target, options);
-    }
+    return LayerStack.open(sources, Optional.empty()); // closes them if it fails
   }
 }

@@ -96,8 +96,24 @@ public final class ObdImages {
    * user:password}, or null for none).
    */
   public static void push(Path layout, String tag, String ref, String credentials) {
+    push(layout, tag, ref, credentials, false);
+  }
+
+  /**
+   * As {@link #push(Path, String, String, String)} for a multi-platform image: the index and every
+   * image it lists.
+   */
+  public static void pushIndex(Path layout, String tag, String ref, String credentials) {
+    push(layout, tag, ref, credentials, true);
+  }
+
+  private static void push(
+      Path layout, String tag, String ref, String credentials, boolean everyPlatform) {
     List<String> cmd =
         new ArrayList<>(List.of("skopeo", "copy", "--preserve-digests", "--dest-tls-verify=false"));
+    if (everyPlatform) {
+      cmd.add("--all");
+    }
     if (credentials != null) {
       cmd.addAll(List.of("--dest-creds", credentials));
     }
@@ -123,6 +139,22 @@ public final class ObdImages {
       }
     }
     throw new IllegalArgumentException("no manifest tagged " + tag + " in " + layout);
+  }
+
+  /**
+   * The layer digests of entry {@code entry} of the multi-platform image in the OCI layout {@code
+   * layout} (its first index).
+   */
+  public static List<String> layerDigestsOfIndex(Path layout, int entry) throws IOException {
+    Path blobs = layout.resolve("blobs/sha256");
+    JsonNode top = JSON.readTree(layout.resolve("index.json").toFile()).withArray("manifests");
+    JsonNode index = JSON.readTree(blob(blobs, top.get(0).get("digest").asText()).toFile());
+    JsonNode manifest =
+        JSON.readTree(
+            blob(blobs, index.withArray("manifests").get(entry).get("digest").asText()).toFile());
+    List<String> digests = new ArrayList<>();
+    manifest.withArray("layers").forEach(l -> digests.add(l.get("digest").asText()));
+    return digests;
   }
 
   private static Path blob(Path blobs, String digest) {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An OCI image the tests build without any registry or download: gzip layers, a config with a
@@ -49,6 +50,53 @@ public final class OciImage {
   /** Writes an OCI image layout to {@code dir}, tagged {@code tag}. */
   public void writeLayout(Path dir, String tag) throws IOException {
     Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
+    String manifest = writeImage(blobs, "linux", "amd64");
+    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    Files.writeString(
+        dir.resolve("index.json"),
+        ("{\"schemaVersion\":2,\"manifests\":[%s,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},"
+                + "\"annotations\":{\"io.containerd.image.name\":%s,\"org.opencontainers.image.ref.name\":%s}}]}")
+            .formatted(manifest, json(name), json(tag)));
+  }
+
+  /**
+   * Writes a multi-platform image to {@code dir}: an OCI index, tagged {@code tag}, listing each
+   * image for the platform ({@code os/architecture}) it is keyed by, in the map's order; each
+   * config names its platform.
+   */
+  public static void writeIndexLayout(Path dir, String tag, Map<String, OciImage> byPlatform)
+      throws IOException {
+    Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
+    StringBuilder entries = new StringBuilder();
+    for (Map.Entry<String, OciImage> e : byPlatform.entrySet()) {
+      String[] p = e.getKey().split("/");
+      entries
+          .append(entries.length() == 0 ? "" : ",")
+          .append(e.getValue().writeImage(blobs, p[0], p[1]))
+          .append(
+              ",\"platform\":{\"architecture\":%s,\"os\":%s}}".formatted(json(p[1]), json(p[0])));
+    }
+    byte[] index =
+        ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                + "\"manifests\":["
+                + entries
+                + "]}")
+            .getBytes(StandardCharsets.UTF_8);
+    String indexDigest = blob(blobs, index);
+    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    Files.writeString(
+        dir.resolve("index.json"),
+        ("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                + "\"digest\":\"%s\",\"size\":%d,"
+                + "\"annotations\":{\"org.opencontainers.image.ref.name\":%s}}]}")
+            .formatted(indexDigest, index.length, json(tag)));
+  }
+
+  /**
+   * Writes the layers, config and manifest into {@code blobs}; returns the start of the manifest's
+   * descriptor (media type, digest and size, without the closing brace).
+   */
+  private String writeImage(Path blobs, String os, String architecture) throws IOException {
     StringBuilder layerDescs = new StringBuilder();
     StringBuilder diffIds = new StringBuilder();
     for (TarLayer l : layers) {
@@ -69,7 +117,11 @@ public final class OciImage {
       cmdJson.append(cmdJson.length() == 0 ? "" : ",").append(json(c));
     }
     byte[] config =
-        ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Env\":[\"PATH=/bin\"],\"Cmd\":["
+        ("{\"architecture\":"
+                + json(architecture)
+                + ",\"os\":"
+                + json(os)
+                + ",\"config\":{\"Env\":[\"PATH=/bin\"],\"Cmd\":["
                 + cmdJson
                 + "]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
                 + diffIds
@@ -86,14 +138,8 @@ public final class OciImage {
                 + layerDescs
                 + "]}")
             .getBytes(StandardCharsets.UTF_8);
-    String manifestDigest = blob(blobs, manifest);
-    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
-    Files.writeString(
-        dir.resolve("index.json"),
-        ("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                + "\"digest\":\"%s\",\"size\":%d,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},"
-                + "\"annotations\":{\"io.containerd.image.name\":%s,\"org.opencontainers.image.ref.name\":%s}}]}")
-            .formatted(manifestDigest, manifest.length, json(name), json(tag)));
+    return "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%d"
+        .formatted(blob(blobs, manifest), manifest.length);
   }
 
   /** Writes the layout as a tar, as {@code ctr images import} reads it. */
