@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.obd.image.convert.Converter;
+import dev.obd.image.convert.LayerRecords;
 import dev.obd.image.oci.Descriptor;
 import dev.obd.image.oci.ImageIndex.Platform;
 import dev.obd.image.oci.ImageSource;
@@ -119,6 +120,19 @@ final class ConvertCommand implements Callable<Integer> {
   Path workDir;
 
   @Option(
+      names = "--db",
+      paramLabel = "FILE",
+      description =
+          "SQLite file recording the layers conversions made, so that a layer chain converted"
+              + " before (same chain ID, same options) is taken from the target, or mounted from"
+              + " the repository it went to, instead of converted again (default:"
+              + " $XDG_CACHE_HOME/obdctl/layers.db, else ~/.cache/obdctl/layers.db).")
+  Path db;
+
+  @Option(names = "--no-reuse", description = "Convert every layer, and record none.")
+  boolean noReuse;
+
+  @Option(
       names = "--json",
       description =
           "Print the result as one JSON object on standard output (progress goes to standard"
@@ -163,23 +177,32 @@ final class ConvertCommand implements Callable<Integer> {
             : LayoutImage.target(dst.layout(), dst.tag());
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter progress = json ? spec.commandLine().getErr() : out;
-    Converter.Outcome o =
-        Converter.convert(
-            source,
-            target,
-            new Converter.Options(
-                vsizeGib << 30, zstd ? Compression.ZSTD : Compression.LZ4, fstype, workDir, wanted),
-            line -> {
-              progress.println(line);
-              progress.flush();
-            });
+    Converter.Outcome o;
+    try (LayerRecords records =
+        noReuse ? LayerRecords.none() : SqliteLayerRecords.open(db != null ? db : defaultDb())) {
+      o =
+          Converter.convert(
+              source,
+              target,
+              new Converter.Options(
+                  vsizeGib << 30,
+                  zstd ? Compression.ZSTD : Compression.LZ4,
+                  fstype,
+                  workDir,
+                  wanted),
+              records,
+              line -> {
+                progress.println(line);
+                progress.flush();
+              });
+    }
     Converter.Stats s = o.stats();
     if (json) {
       out.println(JSON.writeValueAsString(toJson(source, target, o)));
     } else {
       out.printf(
           "%s: %d image(s), %d OverlayBD layer(s) made (%d bytes from %d bytes of source layers),"
-              + " %d reused, %d blob(s) stored, %d already there, %s %s, in %.1f s%n",
+              + " %d reused, %d blob(s) stored, %d already there, %d mounted, %s %s, in %.1f s%n",
           target.name(),
           o.images().size(),
           s.layersConverted(),
@@ -188,6 +211,7 @@ final class ConvertCommand implements Callable<Integer> {
           s.layersReused(),
           s.blobsStored(),
           s.blobsPresent(),
+          s.blobsMounted(),
           o.images().size() == 1 && o.images().get(0).platform().isEmpty() ? "manifest" : "index",
           o.root().digest(),
           s.nanos() / 1e9);
@@ -224,6 +248,15 @@ final class ConvertCommand implements Callable<Integer> {
     return blob -> blob.host().equals(host) ? Optional.of(c) : Optional.empty();
   }
 
+  static Path defaultDb() {
+    String cache = System.getenv("XDG_CACHE_HOME");
+    Path base =
+        cache != null && !cache.isEmpty()
+            ? Path.of(cache)
+            : Path.of(System.getProperty("user.home"), ".cache");
+    return base.resolve("obdctl").resolve("layers.db");
+  }
+
   static Path defaultAuthFile() {
     String dc = System.getenv("DOCKER_CONFIG");
     if (dc != null && !dc.isEmpty()) {
@@ -252,6 +285,7 @@ final class ConvertCommand implements Callable<Integer> {
     st.put("layersReused", s.layersReused());
     st.put("blobsStored", s.blobsStored());
     st.put("blobsPresent", s.blobsPresent());
+    st.put("blobsMounted", s.blobsMounted());
     st.put("sourceBytes", s.sourceBytes());
     st.put("layerBytes", s.layerBytes());
     st.put("seconds", Math.round(s.nanos() / 1e6) / 1e3);

@@ -232,7 +232,9 @@ class ObdctlTest {
             "--vsize",
             "1",
             "--workdir",
-            tmp.toString());
+            tmp.toString(),
+            "--db",
+            tmp.resolve("layers.db").toString());
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("1 OverlayBD layer(s)");
     JsonNode index = new ObjectMapper().readTree(out.resolve("index.json").toFile());

@@ -211,8 +211,11 @@ public final class RegistryImage implements ImageSource, ImageTarget {
   @Override
   public void checkWritable() throws IOException {
     String what = "check that " + name() + " can be pushed to";
-    URI upload = startUpload(what);
-    // cancel the upload session again; a registry that cannot is no reason to stop
+    cancelUpload(startUpload(what), what);
+  }
+
+  /** Cancels an upload session; a registry that cannot is no reason to stop. */
+  private void cancelUpload(URI upload, String what) {
     try {
       HttpResponse<InputStream> r =
           client.send(
@@ -224,11 +227,70 @@ public final class RegistryImage implements ImageSource, ImageTarget {
                   Map.of(),
                   client.requestTimeout(),
                   true),
-              what + " (cancel the probe upload)");
+              what + " (cancel the upload session)");
       r.body().close();
-    } catch (RegistryException e) {
+    } catch (IOException e) {
       // the session expires on the registry by itself
     }
+  }
+
+  @Override
+  public String location() {
+    return ref.host() + "/" + ref.repository();
+  }
+
+  /**
+   * The distribution API's cross-repository mount: {@code POST
+   * /v2/<repository>/blobs/uploads/?mount=<digest>&from=<other>}, which the registry answers 201
+   * when it linked the blob, or 202 with an upload session (cancelled here) when it cannot.
+   */
+  @Override
+  public boolean mount(Descriptor d, String location) throws IOException {
+    String prefix = ref.host() + "/";
+    if (!location.startsWith(prefix)) {
+      return false;
+    }
+    String from = location.substring(prefix.length());
+    if (from.equals(ref.repository())) {
+      return has(d);
+    }
+    try {
+      new ImageReference(ref.host(), from, "latest", "");
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+    String what = "mount blob " + d.digest() + " from " + location + " into " + name();
+    URI uri =
+        client.url(
+            ref,
+            "/v2/"
+                + ref.repository()
+                + "/blobs/uploads/?mount="
+                + d.digest()
+                + "&from="
+                + java.net.URLEncoder.encode(from, java.nio.charset.StandardCharsets.UTF_8));
+    HttpResponse<InputStream> r =
+        client.send(
+            ref,
+            new DistributionClient.Call(
+                "POST",
+                uri,
+                HttpRequest.BodyPublishers.noBody(),
+                Map.of(),
+                client.requestTimeout(),
+                false),
+            what);
+    if (r.statusCode() == 201) {
+      r.body().close();
+      return true;
+    }
+    if (r.statusCode() == 202) {
+      r.body().close();
+      r.headers().firstValue("Location").ifPresent(l -> cancelUpload(uri.resolve(l), what));
+      return false;
+    }
+    check(r, 201, what);
+    return false;
   }
 
   @Override

@@ -14,6 +14,7 @@ import java.security.KeyFactory;
 import java.security.PrivateKey;
 import java.security.Signature;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,11 +71,18 @@ public final class RegistryTokenServer implements AutoCloseable {
             status = 401;
             body = "{\"details\":\"bad credentials\"}".getBytes(StandardCharsets.UTF_8);
           } else {
-            String scope = query(ex.getRequestURI(), "scope");
-            String repo = scope.split(":")[1];
+            List<String> repos = new ArrayList<>();
+            for (String scope : query(ex.getRequestURI(), "scope")) {
+              for (String one : scope.split(" ")) {
+                String[] parts = one.split(":");
+                if (parts.length == 3 && parts[0].equals("repository")) {
+                  repos.add(parts[1]);
+                }
+              }
+            }
             status = 200;
             body =
-                ("{\"token\":\"" + token(repo) + "\",\"expires_in\":300}")
+                ("{\"token\":\"" + token(repos) + "\",\"expires_in\":300}")
                     .getBytes(StandardCharsets.UTF_8);
             issued.incrementAndGet();
           }
@@ -138,6 +146,14 @@ public final class RegistryTokenServer implements AutoCloseable {
 
   /** A token for pull and push on {@code repo}, as the server issues them. */
   public String token(String repo) throws IOException {
+    return token(List.of(repo));
+  }
+
+  /**
+   * A token for pull and push on each of {@code repos}: the scopes a request names (a
+   * cross-repository mount names two), space-separated in one parameter or in several.
+   */
+  private String token(List<String> repos) throws IOException {
     try {
       long now = System.currentTimeMillis() / 1000;
       Map<String, Object> header = new LinkedHashMap<>();
@@ -152,9 +168,11 @@ public final class RegistryTokenServer implements AutoCloseable {
       claims.put("nbf", now - 90);
       claims.put("iat", now);
       claims.put("jti", UUID.randomUUID().toString());
-      claims.put(
-          "access",
-          List.of(Map.of("type", "repository", "name", repo, "actions", List.of("pull", "push"))));
+      List<Map<String, Object>> access = new ArrayList<>();
+      for (String repo : repos) {
+        access.add(Map.of("type", "repository", "name", repo, "actions", List.of("pull", "push")));
+      }
+      claims.put("access", access);
       Base64.Encoder b64 = Base64.getUrlEncoder().withoutPadding();
       String signingInput =
           b64.encodeToString(JSON.writeValueAsBytes(header))
@@ -183,13 +201,17 @@ public final class RegistryTokenServer implements AutoCloseable {
         .decode(text.substring(from + begin.length(), to).replaceAll("\\s", ""));
   }
 
-  private static String query(URI uri, String name) {
+  private static List<String> query(URI uri, String name) {
+    List<String> values = new ArrayList<>();
+    if (uri.getRawQuery() == null) {
+      return values;
+    }
     for (String kv : uri.getRawQuery().split("&")) {
       int eq = kv.indexOf('=');
       if (eq > 0 && kv.substring(0, eq).equals(name)) {
-        return URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+        values.add(URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8));
       }
     }
-    return "";
+    return values;
   }
 }

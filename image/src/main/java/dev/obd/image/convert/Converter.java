@@ -60,6 +60,9 @@ public final class Converter {
       String fsType,
       Path workDir,
       List<Platform> platforms) {
+    /** The version of what the converter writes, part of {@link #reuseKey}. */
+    public static final String FORMAT = "obd-convert/1";
+
     /** The convertor's default disk size. */
     public static final long DEFAULT_VSIZE = 64L << 30;
 
@@ -76,6 +79,23 @@ public final class Converter {
       }
       workDir = workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir;
       platforms = platforms == null ? List.of() : List.copyOf(platforms);
+    }
+
+    /**
+     * Names what the converter's output depends on besides the source layers: layers of equal chain
+     * ID and equal key are interchangeable, as {@link LayerRecords} keep them. {@link #FORMAT}
+     * changes whenever the converter would write other bytes for the same input.
+     */
+    public String reuseKey() {
+      return FORMAT
+          + " fs="
+          + fsType
+          + " vsize="
+          + virtualSize
+          + " zfile="
+          + compression.name().toLowerCase(java.util.Locale.ROOT)
+          + " obd="
+          + MediaTypes.OBD_VERSION_VALUE;
     }
 
     public Options(long virtualSize, Compression compression, String fsType, Path workDir) {
@@ -125,6 +145,7 @@ public final class Converter {
    * @param layersReused layers taken as made for an earlier image of the same conversion
    * @param blobsStored blobs (layers, configs) written to the target
    * @param blobsPresent blobs the target already had, not written again
+   * @param blobsMounted layers an earlier conversion stored elsewhere, mounted into the target
    * @param sourceBytes bytes of the source layer blobs read
    * @param layerBytes bytes of the OverlayBD layers made
    * @param nanos the time it took, preflight included
@@ -134,6 +155,7 @@ public final class Converter {
       int layersReused,
       int blobsStored,
       int blobsPresent,
+      int blobsMounted,
       long sourceBytes,
       long layerBytes,
       long nanos) {}
@@ -172,6 +194,21 @@ public final class Converter {
   public static Outcome convert(
       ImageSource source, ImageTarget target, Options options, Consumer<String> progress)
       throws IOException {
+    return convert(source, target, options, LayerRecords.none(), progress);
+  }
+
+  /**
+   * As {@link #convert(ImageSource, ImageTarget, Options, Consumer)}, taking layers an earlier
+   * conversion made from {@code records} (once the target confirms it has them, or has mounted
+   * them) and recording each layer it makes.
+   */
+  public static Outcome convert(
+      ImageSource source,
+      ImageTarget target,
+      Options options,
+      LayerRecords records,
+      Consumer<String> progress)
+      throws IOException {
     long t0 = System.nanoTime();
     target.checkWritable();
     ImageSource.Document root = source.root();
@@ -181,7 +218,8 @@ public final class Converter {
     Files.createDirectories(options.workDir());
     Path work = Files.createTempDirectory(options.workDir(), "obd-convert-");
     try {
-      ImageConversion conversion = new ImageConversion(source, target, options, work, progress);
+      ImageConversion conversion =
+          new ImageConversion(source, target, options, records, work, progress);
       List<Result> images = new ArrayList<>();
       ImageSource.Document result = null;
       List<List<Digest>> chains = new ArrayList<>();
@@ -215,6 +253,7 @@ public final class Converter {
               c.reused(),
               c.stored(),
               c.present(),
+              c.mounted(),
               c.sourceBytes(),
               c.layerBytes(),
               System.nanoTime() - t0));

@@ -51,6 +51,8 @@ final class ImageConversion {
   private final Converter.Options options;
   private final Path work;
   private final Consumer<String> progress;
+  private final LayerRecords records;
+  private final String reuseKey;
   private final Map<Digest, Made> made = new LinkedHashMap<>();
   private int images;
   private int blobFiles;
@@ -58,6 +60,7 @@ final class ImageConversion {
   private int reused;
   private int stored;
   private int present;
+  private int mounted;
   private long sourceBytes;
   private long layerBytes;
 
@@ -65,24 +68,36 @@ final class ImageConversion {
       ImageSource source,
       ImageTarget target,
       Converter.Options options,
+      LayerRecords records,
       Path work,
       Consumer<String> progress) {
     this.source = source;
     this.target = target;
     this.options = options;
+    this.records = records;
+    this.reuseKey = options.reuseKey();
     this.work = work;
     this.progress = progress;
   }
 
-  /** A layer made earlier in this conversion: its descriptor and committed file. */
+  /**
+   * A layer made or taken in this conversion: its descriptor and committed file (null until needed,
+   * for a layer an earlier conversion made).
+   */
   private record Made(Descriptor descriptor, Path file) {}
 
   /** What was done so far. */
   record Counts(
-      int layers, int reused, int stored, int present, long sourceBytes, long layerBytes) {}
+      int layers,
+      int reused,
+      int stored,
+      int present,
+      int mounted,
+      long sourceBytes,
+      long layerBytes) {}
 
   Counts counts() {
-    return new Counts(layers, reused, stored, present, sourceBytes, layerBytes);
+    return new Counts(layers, reused, stored, present, mounted, sourceBytes, layerBytes);
   }
 
   /** The chain IDs of the layers {@code config} declares, bottom first (empty if it lists none). */
@@ -129,24 +144,35 @@ final class ImageConversion {
     int n = manifest.layers().size();
     List<Digest> chains = declaredDiffIds.isEmpty() ? List.of() : chainIds(config);
     int k = 0;
-    while (k < chains.size() && made.containsKey(chains.get(k))) {
-      Made m = made.get(chains.get(k));
-      boolean had = store(m.descriptor(), m.file());
+    while (k < chains.size()) {
+      Digest c = chains.get(k);
+      Made m = made.get(c);
+      String how;
+      if (m != null) {
+        boolean had = store(m.descriptor(), m.file());
+        how = "made earlier in this conversion" + (had ? ", already in the target" : "");
+      } else {
+        Taken t = fromRecords(c);
+        if (t == null) {
+          break;
+        }
+        m = t.made();
+        made.put(c, m);
+        how = t.how();
+      }
       out.add(m.descriptor());
-      committed.add(m.file());
       reused++;
       progress.accept(
           String.format(
-              "layer %d/%d %s: made earlier in this conversion -> %s%s",
-              k + 1,
-              n,
-              manifest.layers().get(k).digest(),
-              m.descriptor().digest(),
-              had ? " (already in the target)" : ""));
-      chain = chains.get(k);
+              "layer %d/%d %s: %s -> %s",
+              k + 1, n, manifest.layers().get(k).digest(), how, m.descriptor().digest()));
+      chain = c;
       k++;
     }
     if (k < n) {
+      for (int i = 0; i < k; i++) {
+        committed.add(localFile(chains.get(i)));
+      }
       if (k == 0) {
         Ext4Image.create(disk, options.virtualSize());
       } else {
@@ -191,14 +217,12 @@ final class ImageConversion {
       BlobInfo info = commitLayer(disk, committed, layerFile(), commit);
       long t2 = System.nanoTime();
       Digest digest = Digest.parse(info.digest());
-      Map<String, String> ann = new LinkedHashMap<>();
-      ann.put(MediaTypes.OBD_BLOB_DIGEST, digest.toString());
-      ann.put(MediaTypes.OBD_BLOB_SIZE, Long.toString(info.size()));
-      ann.put(MediaTypes.OBD_VERSION, MediaTypes.OBD_VERSION_VALUE);
-      Descriptor d = new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, info.size(), ann);
+      Descriptor d = layerDescriptor(digest, info.size());
       boolean had = store(d, info.path());
       committed.add(info.path());
       made.put(chain, new Made(d, info.path()));
+      records.remember(
+          new LayerRecords.Made(chain, reuseKey, target.location(), digest, info.size()));
       out.add(d);
       layers++;
       layerBytes += info.size();
@@ -248,6 +272,65 @@ final class ImageConversion {
     return new Done(new Converter.Result(newManifest, newConfig, out, platform), manifestBytes);
   }
 
+  /** The descriptor of an OverlayBD layer blob in a manifest, with the convertor's annotations. */
+  private static Descriptor layerDescriptor(Digest digest, long size) {
+    Map<String, String> ann = new LinkedHashMap<>();
+    ann.put(MediaTypes.OBD_BLOB_DIGEST, digest.toString());
+    ann.put(MediaTypes.OBD_BLOB_SIZE, Long.toString(size));
+    ann.put(MediaTypes.OBD_VERSION, MediaTypes.OBD_VERSION_VALUE);
+    return new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, size, ann);
+  }
+
+  /** A layer an earlier conversion made, now confirmed in the target, and how it got there. */
+  private record Taken(Made made, String how) {}
+
+  /**
+   * The layer an earlier conversion made for {@code chain}, if the target has it or can mount it
+   * from where it was stored; null when no record holds up.
+   */
+  private Taken fromRecords(Digest chain) throws IOException {
+    String here = target.location();
+    for (LayerRecords.Made r : records.find(chain, reuseKey, here)) {
+      Descriptor d = layerDescriptor(r.digest(), r.size());
+      if (target.has(d)) {
+        present++;
+        if (!r.location().equals(here)) {
+          records.remember(new LayerRecords.Made(chain, reuseKey, here, r.digest(), r.size()));
+        }
+        return new Taken(new Made(d, null), "converted before, in the target");
+      }
+      if (!r.location().equals(here) && target.mount(d, r.location())) {
+        mounted++;
+        records.remember(new LayerRecords.Made(chain, reuseKey, here, r.digest(), r.size()));
+        return new Taken(new Made(d, null), "converted before, mounted from " + r.location());
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The committed file of layer {@code chain}, taken as made: fetched from the target when an
+   * earlier conversion made it.
+   */
+  private Path localFile(Digest chain) throws IOException {
+    Made m = made.get(chain);
+    if (m.file() != null) {
+      return m.file();
+    }
+    Path dir = Files.createDirectories(work.resolve("layers"));
+    ImageSource.LocalBlob blob = target.fetch(m.descriptor(), dir);
+    Path file = blob.path();
+    if (!blob.temporary()) {
+      // a layout's own blob: a copy, so that forgetting the layer never deletes the target's
+      file = dir.resolve("stored-" + m.descriptor().digest().hex());
+      Files.copy(blob.path(), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    progress.accept(
+        "fetched " + m.descriptor().digest() + " from " + target.name() + " for the layers above");
+    made.put(chain, new Made(m.descriptor(), file));
+    return file;
+  }
+
   /** A new file name for a committed layer, outside the images' directories. */
   private Path layerFile() throws IOException {
     return Files.createDirectories(work.resolve("layers")).resolve("layer-" + blobFiles++);
@@ -259,7 +342,9 @@ final class ImageConversion {
     while (it.hasNext()) {
       Map.Entry<Digest, Made> e = it.next();
       if (!neededLater.contains(e.getKey())) {
-        Files.deleteIfExists(e.getValue().file());
+        if (e.getValue().file() != null) {
+          Files.deleteIfExists(e.getValue().file());
+        }
         it.remove();
       }
     }
@@ -277,6 +362,10 @@ final class ImageConversion {
     if (target.has(d)) {
       present++;
       return true;
+    }
+    if (file == null) {
+      throw new IOException(
+          "convert " + source.name() + ": layer " + d.digest() + " vanished from " + target.name());
     }
     target.putBlob(d, file);
     stored++;

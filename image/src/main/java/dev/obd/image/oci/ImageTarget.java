@@ -18,8 +18,30 @@ public interface ImageTarget {
    */
   void checkWritable() throws IOException;
 
+  /**
+   * Where blobs stored here can be found again by a later conversion: {@code host/repository} for a
+   * registry, {@code oci:DIR} for a layout.
+   */
+  String location();
+
   /** Whether the target already has blob {@code d}, so that it need not be stored again. */
   boolean has(Descriptor d) throws IOException;
+
+  /**
+   * Makes blob {@code d}, stored before at {@code location} (of another repository or layout), part
+   * of this target without sending its bytes: the distribution API's cross-repository mount, a hard
+   * link between layouts. Returns false when it cannot (another registry, no access, the blob is
+   * gone there).
+   */
+  default boolean mount(Descriptor d, String location) throws IOException {
+    return false;
+  }
+
+  /**
+   * A local file holding blob {@code d} as the target stores it, verified: a layer stored here by
+   * an earlier conversion, needed under the layers above it. As {@link ImageSource#fetch}.
+   */
+  ImageSource.LocalBlob fetch(Descriptor d, Path scratch) throws IOException;
 
   /** Stores blob {@code d} from {@code file}, which stays where it is. */
   void putBlob(Descriptor d, Path file) throws IOException;

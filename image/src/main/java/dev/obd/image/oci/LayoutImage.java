@@ -56,6 +56,27 @@ public final class LayoutImage implements ImageSource, ImageTarget {
   }
 
   @Override
+  public String location() {
+    return "oci:" + layout.dir().toAbsolutePath().normalize();
+  }
+
+  @Override
+  public boolean mount(Descriptor d, String location) throws IOException {
+    if (!location.startsWith("oci:")) {
+      return false;
+    }
+    Path other = Path.of(location.substring(4));
+    Path blob = other.resolve("blobs/sha256").resolve(d.digest().hex());
+    if (!Files.isRegularFile(blob)
+        || Files.size(blob) != d.size()
+        || !Digest.of(blob).equals(d.digest())) {
+      return false;
+    }
+    layout.copyIn(blob, d.digest());
+    return true;
+  }
+
+  @Override
   public boolean has(Descriptor d) {
     return Files.isRegularFile(layout.blobPath(d.digest()));
   }

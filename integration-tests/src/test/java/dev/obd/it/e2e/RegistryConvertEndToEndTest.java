@@ -303,7 +303,124 @@ class RegistryConvertEndToEndTest {
               dir.resolve("none.json").toString());
       assertThat(again.exit()).as(again.err()).isZero();
       assertThat(manifest(basicRegistry, "team/small", "again", "bob").statusCode()).isEqualTo(200);
+
+      // a cross-repository mount in token mode needs a token for both repositories: the
+      // registry's challenge names both scopes
+      Path db = dir.resolve("layers.db");
+      for (String repo : List.of("team/small-obd", "team/other-obd")) {
+        Run r =
+            obdctl(
+                "--source",
+                src,
+                "--target",
+                tokenRegistry.host() + "/" + repo + ":v1",
+                "--plain-http",
+                "--authfile",
+                authFile.toString(),
+                "--json",
+                "--db",
+                db.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode stats = JSON.readTree(r.out()).path("stats");
+        assertThat(stats.path("blobsMounted").asInt())
+            .as(repo)
+            .isEqualTo(repo.equals("team/other-obd") ? 2 : 0);
+        assertThat(stats.path("layersConverted").asInt())
+            .as(repo)
+            .isEqualTo(repo.equals("team/other-obd") ? 0 : 2);
+      }
     }
+  }
+
+  @Test
+  @Order(6)
+  void anImageSharingItsBaseWithOneConvertedBeforeConvertsOnlyItsNewLayer() throws Exception {
+    Path db = env.workDir("reuse").resolve("layers.db");
+    String host = env.registry.host();
+    Run a =
+        obdctl(
+            "--source",
+            source,
+            "--platform",
+            "linux/amd64",
+            "--target",
+            host + "/obd/reuse-a:v1",
+            "--plain-http",
+            "--json",
+            "--db",
+            db.toString());
+    assertThat(a.exit()).as(a.err()).isZero();
+    assertThat(JSON.readTree(a.out()).path("stats").path("layersConverted").asInt()).isEqualTo(4);
+
+    // another image on the same three bottom layers, pushed to another repository
+    List<TarLayer> layers = new ArrayList<>(amd64.layers().subList(0, 3));
+    layers.add(new TarLayer().file("data/b", 0644, "only in image b\n"));
+    OciImage b = new OciImage("unused", layers, List.of("/bin/sh"));
+    Path bLayout = env.workDir("reuse-b-layout");
+    b.writeLayout(bLayout, "v1");
+    ObdImages.push(bLayout, "v1", host + "/src/b:v1");
+    String bTarget = host + "/obd/reuse-b:v1";
+    Run second =
+        obdctl(
+            "--source",
+            host + "/src/b:v1",
+            "--target",
+            bTarget,
+            "--plain-http",
+            "--json",
+            "--db",
+            db.toString());
+    assertThat(second.exit()).as(second.err()).isZero();
+    JsonNode stats = JSON.readTree(second.out()).path("stats");
+    assertThat(stats.path("layersConverted").asInt()).as(second.err()).isEqualTo(1);
+    assertThat(stats.path("layersReused").asInt()).isEqualTo(3);
+    assertThat(stats.path("blobsMounted").asInt()).as("mounted, not uploaded").isEqualTo(3);
+    assertThat(stats.path("blobsStored").asInt()).as("the new layer and the config").isEqualTo(2);
+    assertThat(second.err()).contains("mounted from " + host + "/obd/reuse-a", "fetched sha256:");
+
+    try (CriClient cri = new CriClient(env.containerd.socket())) {
+      cri.pull(bTarget);
+    }
+    String out =
+        env.containerd.runContainer(
+            NS, SNAPSHOTTER, bTarget, "reuse-b", "/bin/sh", "-c", ExpectedTree.listScript("data"));
+    assertThat(ExpectedTree.parse(out))
+        .containsExactlyElementsOf(ExpectedTree.of(b.layers()).listing("data"));
+
+    // the records say where the bottom layer went; once it is gone from there, it is made again
+    String bottom =
+        JSON.readTree(second.out())
+            .path("images")
+            .get(0)
+            .path("layers")
+            .get(0)
+            .path("digest")
+            .asText();
+    for (String repo : List.of("obd/reuse-a", "obd/reuse-b")) {
+      HttpResponse<String> deleted =
+          HTTP.send(
+              HttpRequest.newBuilder(
+                      URI.create(env.registry.url() + "/v2/" + repo + "/blobs/" + bottom))
+                  .DELETE()
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(deleted.statusCode()).as(repo + ": " + deleted.body()).isEqualTo(202);
+    }
+    Run third =
+        obdctl(
+            "--source",
+            host + "/src/b:v1",
+            "--target",
+            host + "/obd/reuse-c:v1",
+            "--plain-http",
+            "--json",
+            "--db",
+            db.toString());
+    assertThat(third.exit()).as(third.err()).isZero();
+    assertThat(JSON.readTree(third.out()).path("stats").path("layersConverted").asInt())
+        .as("records whose blob is gone are not trusted")
+        .isEqualTo(4);
   }
 
   private static void writeAuthFile(
@@ -357,6 +474,9 @@ class RegistryConvertEndToEndTest {
     cmd.add("convert");
     cmd.addAll(List.of(args));
     cmd.addAll(List.of("--workdir", env.workDir("scratch").toString()));
+    if (!cmd.contains("--db")) {
+      cmd.add("--no-reuse");
+    }
     Path dir = Files.createTempDirectory(env.workDir("runs"), "obdctl-");
     Process p =
         new ProcessBuilder(cmd)

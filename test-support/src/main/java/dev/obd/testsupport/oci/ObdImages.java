@@ -45,7 +45,9 @@ public final class ObdImages {
                 "--to",
                 target + ":" + tag,
                 "--workdir",
-                work.toString()),
+                work.toString(),
+                "--db",
+                work.resolve("layers.db").toString()),
             Duration.ofMinutes(5));
     if (r.exit() != 0) {
       throw new AssertionError("obdctl convert failed:\n" + r.output());
