@@ -10,7 +10,8 @@ import java.util.List;
  * convertor's {@code make_extfs}: 4 KiB blocks, 256-byte inodes, one inode per 16 KiB, 5% reserved,
  * no journal, 64bit, extents, flex_bg with one group per flex group, sparse_super2, resize_inode,
  * dir_index, filetype, ext_attr, dir_nlink, large_file, huge_file, extra_isize, and the convertor's
- * fixed file system UUID.
+ * fixed file system UUID, which also seeds the directory hashes (a random seed would order
+ * directories, and so their blocks, differently in every conversion).
  */
 final class Ext4Image {
   /** The UUID overlaybd's make_extfs gives every file system. */
@@ -46,7 +47,7 @@ final class Ext4Image {
             "-G",
             "1",
             "-E",
-            "root_owner=0:0",
+            "root_owner=0:0,hash_seed=" + FS_UUID,
             "-U",
             FS_UUID,
             image.toString()));

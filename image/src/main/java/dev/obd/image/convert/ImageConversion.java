@@ -169,6 +169,8 @@ final class ImageConversion {
       chain = c;
       k++;
     }
+    // what the kernel stamps from here on is made fixed after each layer (Ext4Normalizer)
+    long since = java.time.Instant.now().getEpochSecond() - 1;
     if (k < n) {
       for (int i = 0; i < k; i++) {
         committed.add(localFile(chains.get(i)));
@@ -187,6 +189,7 @@ final class ImageConversion {
           LoopMount m = LoopMount.mount(disk, dir.resolve("mnt"))) {
         applied = LayerApplier.apply(m.root(), blob.path());
       }
+      Ext4Normalizer.normalize(disk, since, Ext4Normalizer.FIXED_TIME);
       sourceBytes += layer.size();
       long t1 = System.nanoTime();
       if (!declaredDiffIds.isEmpty() && !declaredDiffIds.get(i).equals(applied.diffId())) {

@@ -5,6 +5,8 @@ import dev.obd.image.sys.Posix;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
@@ -191,9 +193,12 @@ final class LayerApplier {
           e.isCharacterDevice() ? Posix.S_IFCHR : e.isBlockDevice() ? Posix.S_IFBLK : Posix.S_IFIFO;
       Posix.mknod(target, type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
     } else if (e.isFile()) {
-      try (OutputStream out =
-          Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        bytes = tar.transferTo(out);
+      try (FileChannel ch =
+          FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        bytes = tar.transferTo(Channels.newOutputStream(ch));
+        // written back (and so allocated) now, by this thread, in the order of the tar, not later
+        // by the kernel's flusher in whatever order it picks
+        ch.force(false);
       }
     } else {
       throw new IOException("apply layer " + blob + ": entry " + name + " has an unsupported type");

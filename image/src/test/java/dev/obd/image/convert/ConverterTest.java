@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.BeforeEach;
@@ -299,6 +300,87 @@ class ConverterTest {
       }
     }
     assertThat(inodes.values()).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void theSameLayersGiveTheSameBytesAlsoOnABusyMachine() throws Exception {
+    // besides the tree above, a layer of many files of mixed sizes in many directories, where
+    // ext4's block allocator has choices to make
+    Random rnd = new Random(42);
+    List<TarBuilder.Entry> many = new ArrayList<>();
+    int[] sizes = {0, 100, 4096, 20_000, 70_000, 300_000};
+    for (int d = 0; d < 20; d++) {
+      many.add(e("many/d" + d + "/").type('5').mode(0755));
+      for (int f = 0; f < 20; f++) {
+        many.add(
+            e("many/d" + d + "/f" + f).data(random(sizes[rnd.nextInt(sizes.length)], d * 100 + f)));
+      }
+    }
+    List<List<TarBuilder.Entry>> layers = new ArrayList<>(layers());
+    layers.add(many);
+    layers.add(
+        List.of(e("many/d3/.wh.f1"), e("many/.wh.d7"), e("many/d9/new").data(random(50_000, 9))));
+    Path src = sourceImage(layers);
+    Converter.Options options = new Converter.Options(VSIZE, null, "ext4", tmp);
+    Converter.Result quiet =
+        Converter.convert(src, "v1", tmp.resolve("quiet"), "v1", options, l -> {});
+
+    // the machine busy as a node pulling images is: every core spinning, dirty pages being
+    // written back
+    AtomicBoolean stop = new AtomicBoolean();
+    List<Thread> load = new ArrayList<>();
+    for (int i = 0; i < Runtime.getRuntime().availableProcessors(); i++) {
+      load.add(
+          daemon(
+              () -> {
+                long x = 0;
+                while (!stop.get()) {
+                  x += System.nanoTime() % 7;
+                }
+                if (x == 42) {
+                  System.out.print("");
+                }
+              }));
+    }
+    Path junk = tmp.resolve("junk");
+    load.add(
+        daemon(
+            () -> {
+              byte[] mb = new byte[1 << 20];
+              try (var out = Files.newOutputStream(junk)) {
+                for (int i = 0; i < 2048 && !stop.get(); i++) {
+                  out.write(mb);
+                }
+              } catch (java.io.IOException ignored) {
+                // the load is best effort
+              }
+            }));
+    Converter.Result busy;
+    try {
+      busy = Converter.convert(src, "v1", tmp.resolve("busy"), "v1", options, l -> {});
+    } finally {
+      stop.set(true);
+      for (Thread t : load) {
+        t.join(30_000);
+      }
+      Files.deleteIfExists(junk);
+    }
+    assertThat(busy.layers()).isEqualTo(quiet.layers());
+    assertThat(busy.config()).isEqualTo(quiet.config());
+    assertThat(busy.manifest()).isEqualTo(quiet.manifest());
+
+    // and what was made is still a sound file system holding the tree
+    Path img = extract(OciLayout.open(tmp.resolve("busy")), busy, "busy.img");
+    Exec.run("e2fsck", "-fn", img.toString());
+    String stat = Exec.run("debugfs", "-R", "stat /many/d9/new", img.toString());
+    assertThat(stat).contains("ctime: 0x00000000:00000000", "crtime: 0x00000000:00000000");
+  }
+
+  private static Thread daemon(Runnable r) {
+    Thread t = new Thread(r, "load");
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   @Test

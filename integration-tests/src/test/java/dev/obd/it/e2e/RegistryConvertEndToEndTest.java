@@ -63,6 +63,7 @@ class RegistryConvertEndToEndTest {
   private OciImage arm64;
   private Path sourceLayout;
   private String source;
+  private String arm64Manifest;
 
   @BeforeAll
   void start() throws Exception {
@@ -118,6 +119,7 @@ class RegistryConvertEndToEndTest {
                 .headers()
                 .firstValue("Docker-Content-Digest")
                 .orElse(""));
+    arm64Manifest = result.path("images").get(1).path("manifest").path("digest").asText();
     JsonNode amdLayers = result.path("images").get(0).path("layers");
     JsonNode armLayers = result.path("images").get(1).path("layers");
     assertThat(armLayers).hasSize(5);
@@ -162,6 +164,11 @@ class RegistryConvertEndToEndTest {
     assertThat(index.path("manifests")).hasSize(1);
     assertThat(index.path("manifests").get(0).path("platform").path("architecture").asText())
         .isEqualTo("arm64");
+    assertThat(index.path("manifests").get(0).path("digest").asText())
+        .as(
+            "converted alone, arm64 is byte for byte what it was as the second platform, on a"
+                + " disk rebuilt from the layers it shares with amd64")
+        .isEqualTo(arm64Manifest);
 
     Run none =
         obdctl(

@@ -1,0 +1,188 @@
+package dev.obd.image.convert;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.BitSet;
+
+/**
+ * Removes from an unmounted ext4 image what the kernel wrote of its own accord while a layer was
+ * applied, so that the same layers give the same bytes: times it stamped (inode change, access,
+ * creation and deletion times, the modification times of directories whose entries changed, the
+ * superblock's mount, write and check times), the random inode generation numbers, the mount count,
+ * the last mount point and the lifetime write counter.
+ *
+ * <p>A time counts as stamped when it is at or after {@code since}, the moment the layer's
+ * application began: no tar entry of an image built before the conversion carries one. Such times
+ * become {@code fixed} (nanoseconds zero). The file system must have no metadata checksums (the
+ * convertor's feature set has none), since nothing is recomputed.
+ */
+final class Ext4Normalizer {
+  /** The time stamped times become: the epoch, as reproducible builds without SOURCE_DATE_EPOCH. */
+  static final long FIXED_TIME = 0;
+
+  private static final int SUPERBLOCK = 1024;
+  private static final int MAGIC = 0xEF53;
+  private static final int INCOMPAT_64BIT = 0x80;
+  private static final int RO_COMPAT_METADATA_CSUM = 0x400;
+  private static final int RO_COMPAT_GDT_CSUM = 0x10;
+  private static final int COMPAT_SPARSE_SUPER2 = 0x200;
+
+  /** Inode time fields: offset of the seconds, offset of the extra word (-1: none). */
+  private static final int[][] INODE_TIMES = {
+    {0x08, 0x8C}, // atime
+    {0x0C, 0x84}, // ctime
+    {0x10, 0x88}, // mtime
+    {0x90, 0x94}, // crtime
+    {0x14, -1}, // dtime
+  };
+
+  private Ext4Normalizer() {}
+
+  /** What {@link #normalize} changed. */
+  record Result(int inodes, int superblocks) {}
+
+  static Result normalize(Path image, long since, long fixed) throws IOException {
+    try (FileChannel ch =
+        FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      ByteBuffer sb = read(ch, SUPERBLOCK, 1024);
+      if ((sb.getShort(0x38) & 0xFFFF) != MAGIC) {
+        throw new IOException(image + " holds no ext4 file system");
+      }
+      int roCompat = sb.getInt(0x64);
+      if ((roCompat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM)) != 0) {
+        throw new IOException(image + ": checksummed metadata cannot be normalized in place");
+      }
+      long blockSize = 1024L << sb.getInt(0x18);
+      long blocksPerGroup = sb.getInt(0x20) & 0xFFFFFFFFL;
+      long inodesPerGroup = sb.getInt(0x28) & 0xFFFFFFFFL;
+      int inodeSize = sb.getShort(0x58) & 0xFFFF;
+      long firstDataBlock = sb.getInt(0x14) & 0xFFFFFFFFL;
+      boolean is64 = (sb.getInt(0x60) & INCOMPAT_64BIT) != 0;
+      int descSize = is64 ? sb.getShort(0xFE) & 0xFFFF : 32;
+      long blocks = (sb.getInt(0x04) & 0xFFFFFFFFL) | (is64 ? (long) sb.getInt(0x150) << 32 : 0);
+      long groups = (blocks - firstDataBlock + blocksPerGroup - 1) / blocksPerGroup;
+
+      int superblocks = 0;
+      patchSuperblock(sb, since, fixed);
+      write(ch, sb, SUPERBLOCK);
+      superblocks++;
+      if ((sb.getInt(0x5C) & COMPAT_SPARSE_SUPER2) != 0) {
+        for (int i = 0; i < 2; i++) {
+          long g = sb.getInt(0x24C + 4 * i) & 0xFFFFFFFFL;
+          if (g == 0 || g >= groups) {
+            continue;
+          }
+          long at = (firstDataBlock + g * blocksPerGroup) * blockSize;
+          ByteBuffer backup = read(ch, at, 1024);
+          if ((backup.getShort(0x38) & 0xFFFF) == MAGIC) {
+            patchSuperblock(backup, since, fixed);
+            write(ch, backup, at);
+            superblocks++;
+          }
+        }
+      }
+
+      long gdt = (firstDataBlock + 1) * blockSize;
+      ByteBuffer descs = read(ch, gdt, (int) (groups * descSize));
+      int inodes = 0;
+      // a deleted inode's deletion time must be set, and below the inode count it would read as
+      // the next entry of the orphan list
+      long lowestDtime = sb.getInt(0x00) & 0xFFFFFFFFL;
+      for (int g = 0; g < groups; g++) {
+        int d = g * descSize;
+        long table =
+            (descs.getInt(d + 0x08) & 0xFFFFFFFFL)
+                | (descSize >= 64 ? (long) descs.getInt(d + 0x28) << 32 : 0);
+        long at = table * blockSize;
+        ByteBuffer t = read(ch, at, (int) (inodesPerGroup * inodeSize));
+        BitSet dirty = new BitSet();
+        for (int i = 0; i < inodesPerGroup; i++) {
+          if (patchInode(t, i * inodeSize, inodeSize, since, fixed, lowestDtime)) {
+            inodes++;
+            dirty.set((int) ((long) i * inodeSize / blockSize));
+          }
+        }
+        // only the blocks that changed: the rest of the table may be a hole, and stays one
+        for (int b = dirty.nextSetBit(0); b >= 0; b = dirty.nextSetBit(b + 1)) {
+          write(ch, t.slice((int) (b * blockSize), (int) blockSize), at + b * blockSize);
+        }
+      }
+      ch.force(false);
+      return new Result(inodes, superblocks);
+    }
+  }
+
+  private static void patchSuperblock(ByteBuffer sb, long since, long fixed) {
+    // s_mtime, s_wtime, s_lastcheck, s_mkfs_time, with their high bytes
+    int[][] times = {{0x2C, 0x275}, {0x30, 0x274}, {0x40, 0x277}, {0x108, 0x276}};
+    for (int[] t : times) {
+      long seconds = (sb.getInt(t[0]) & 0xFFFFFFFFL) | ((long) (sb.get(t[1]) & 0xFF) << 32);
+      if (seconds >= since) {
+        sb.putInt(t[0], (int) fixed);
+        sb.put(t[1], (byte) (fixed >>> 32));
+      }
+    }
+    sb.putShort(0x34, (short) 0); // s_mnt_count
+    for (int i = 0; i < 64; i++) {
+      sb.put(0x88 + i, (byte) 0); // s_last_mounted
+    }
+    sb.putLong(0x178, 0); // s_kbytes_written
+  }
+
+  /** Patches one inode slot; returns whether it changed. */
+  private static boolean patchInode(
+      ByteBuffer t, int at, int inodeSize, long since, long fixed, long lowestDtime) {
+    int extraIsize = inodeSize > 128 ? t.getShort(at + 0x80) & 0xFFFF : 0;
+    int extraEnd = 128 + extraIsize;
+    boolean changed = false;
+    for (int[] f : INODE_TIMES) {
+      if (f[0] >= 128 && f[0] + 4 > extraEnd) {
+        continue; // crtime lives in the extra fields
+      }
+      boolean hasExtra = f[1] >= 0 && f[1] + 4 <= extraEnd;
+      long seconds = t.getInt(at + f[0]);
+      if (hasExtra) {
+        seconds += (long) (t.getInt(at + f[1]) & 3) << 32;
+      } else {
+        seconds &= 0xFFFFFFFFL;
+      }
+      if (seconds >= since) {
+        t.putInt(at + f[0], (int) (f[0] == 0x14 ? Math.max(fixed, lowestDtime) : fixed));
+        if (hasExtra) {
+          t.putInt(at + f[1], (int) ((fixed >> 32) & 3));
+        }
+        changed = true;
+      }
+    }
+    if (changed) {
+      t.putInt(at + 0x64, 0); // i_generation: random, for NFS handles
+      t.putInt(at + 0x24, 0); // l_i_version
+      if (0x98 + 4 <= extraEnd) {
+        t.putInt(at + 0x98, 0); // i_version_hi
+      }
+    }
+    return changed;
+  }
+
+  private static ByteBuffer read(FileChannel ch, long at, int n) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    while (b.hasRemaining()) {
+      int k = ch.read(b, at + b.position());
+      if (k < 0) {
+        throw new IOException("ext4 image ends at " + (at + b.position()));
+      }
+    }
+    return b.flip();
+  }
+
+  private static void write(FileChannel ch, ByteBuffer b, long at) throws IOException {
+    b.rewind();
+    while (b.hasRemaining()) {
+      ch.write(b, at + b.position());
+    }
+  }
+}
