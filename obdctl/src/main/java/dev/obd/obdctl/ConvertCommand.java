@@ -3,6 +3,7 @@ package dev.obd.obdctl;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.obd.image.convert.ConvertProgress;
 import dev.obd.image.convert.Converter;
 import dev.obd.image.convert.LayerRecords;
 import dev.obd.image.oci.Descriptor;
@@ -176,7 +177,18 @@ final class ConvertCommand implements Callable<Integer> {
             ? new RegistryImage(client, dst.registry().get())
             : LayoutImage.target(dst.layout(), dst.tag());
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter progress = json ? spec.commandLine().getErr() : out;
+    PrintWriter lines = json ? spec.commandLine().getErr() : out;
+    TerminalProgress terminal =
+        !json && TerminalProgress.available()
+            ? new TerminalProgress(out, TerminalProgress.columns())
+            : null;
+    ConvertProgress progress =
+        terminal != null
+            ? terminal
+            : line -> {
+              lines.println(line);
+              lines.flush();
+            };
     Converter.Outcome o;
     try (LayerRecords records =
         noReuse ? LayerRecords.none() : SqliteLayerRecords.open(db != null ? db : defaultDb())) {
@@ -191,10 +203,11 @@ final class ConvertCommand implements Callable<Integer> {
                   workDir,
                   wanted),
               records,
-              line -> {
-                progress.println(line);
-                progress.flush();
-              });
+              progress);
+    } finally {
+      if (terminal != null) {
+        terminal.finish();
+      }
     }
     Converter.Stats s = o.stats();
     if (json) {

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.LongConsumer;
 
 /**
  * An image in a registry repository, as a conversion's source or target, over the OCI distribution
@@ -165,6 +166,11 @@ public final class RegistryImage implements ImageSource, ImageTarget {
 
   @Override
   public LocalBlob fetch(Descriptor d, Path scratch) throws IOException {
+    return fetch(d, scratch, n -> {});
+  }
+
+  @Override
+  public LocalBlob fetch(Descriptor d, Path scratch, LongConsumer received) throws IOException {
     String what = "download blob " + d.digest() + " of " + name();
     HttpResponse<InputStream> r =
         client.send(ref, get(path("blobs", d.digest().toString()), "", false), what);
@@ -182,6 +188,7 @@ public final class RegistryImage implements ImageSource, ImageTarget {
         out.write(buf, 0, k);
         sha.update(buf, 0, k);
         n += k;
+        received.accept(n);
         if (n > d.size()) {
           break;
         }

@@ -1,19 +1,23 @@
 package dev.obd.image.convert;
 
+import dev.obd.image.sys.Posix;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.List;
 
 /**
  * Removes from an unmounted ext4 image what the kernel wrote of its own accord while a layer was
  * applied, so that the same layers give the same bytes: times it stamped (inode change, access,
  * creation and deletion times, the modification times of directories whose entries changed, the
  * superblock's mount, write and check times), the random inode generation numbers, the mount count,
- * the last mount point and the lifetime write counter.
+ * the last mount point and the lifetime write counter, and the bytes of directory blocks no entry
+ * uses (the kernel leaves there whatever its buffer held: name padding, the rest of a record).
  *
  * <p>A time counts as stamped when it is at or after {@code since}, the moment the layer's
  * application began: no tar entry of an image built before the conversion carries one. Such times
@@ -86,6 +90,9 @@ final class Ext4Normalizer {
         }
       }
 
+      List<Posix.Extent> data = Posix.dataExtents(image, ch.size());
+      List<ByteBuffer> changedDirs = new ArrayList<>();
+      List<ByteBuffer> deepFiles = new ArrayList<>();
       long gdt = (firstDataBlock + 1) * blockSize;
       ByteBuffer descs = read(ch, gdt, (int) (groups * descSize));
       int inodes = 0;
@@ -97,19 +104,47 @@ final class Ext4Normalizer {
         long table =
             (descs.getInt(d + 0x08) & 0xFFFFFFFFL)
                 | (descSize >= 64 ? (long) descs.getInt(d + 0x28) << 32 : 0);
-        long at = table * blockSize;
-        ByteBuffer t = read(ch, at, (int) (inodesPerGroup * inodeSize));
-        BitSet dirty = new BitSet();
-        for (int i = 0; i < inodesPerGroup; i++) {
-          if (patchInode(t, i * inodeSize, inodeSize, since, fixed, lowestDtime)) {
-            inodes++;
-            dirty.set((int) ((long) i * inodeSize / blockSize));
+        long tableStart = table * blockSize;
+        long tableEnd = tableStart + inodesPerGroup * inodeSize;
+        // a hole of the sparse image holds zeroed inodes, which no kernel stamped: only the data
+        // extents of the table are read
+        for (Posix.Extent e : data) {
+          long from = Math.max(e.start(), tableStart);
+          long to = Math.min(e.end(), tableEnd);
+          if (from >= to) {
+            continue;
+          }
+          from -= (from - tableStart) % blockSize;
+          to += (blockSize - (to - tableStart) % blockSize) % blockSize;
+          to = Math.min(to, tableEnd);
+          ByteBuffer t = read(ch, from, (int) (to - from));
+          BitSet dirty = new BitSet();
+          for (int i = 0; i < (to - from) / inodeSize; i++) {
+            if (patchInode(t, i * inodeSize, inodeSize, since, fixed, lowestDtime)) {
+              inodes++;
+              dirty.set((int) ((long) i * inodeSize / blockSize));
+              byte[] copy = new byte[128];
+              t.get(i * inodeSize, copy);
+              ByteBuffer inode = ByteBuffer.wrap(copy).order(ByteOrder.LITTLE_ENDIAN);
+              if (isLiveDirectory(t, i * inodeSize)) {
+                changedDirs.add(inode);
+              } else if ((t.getShort(i * inodeSize + 0x28 + 6) & 0xFFFF) > 0) {
+                deepFiles.add(inode);
+              }
+            }
+          }
+          // only the blocks that changed
+          for (int b = dirty.nextSetBit(0); b >= 0; b = dirty.nextSetBit(b + 1)) {
+            int len = (int) Math.min(blockSize, t.capacity() - b * blockSize);
+            write(ch, t.slice((int) (b * blockSize), len), from + b * blockSize);
           }
         }
-        // only the blocks that changed: the rest of the table may be a hole, and stays one
-        for (int b = dirty.nextSetBit(0); b >= 0; b = dirty.nextSetBit(b + 1)) {
-          write(ch, t.slice((int) (b * blockSize), (int) blockSize), at + b * blockSize);
-        }
+      }
+      for (ByteBuffer dir : changedDirs) {
+        DirectoryBlocks.clean(ch, dir, blockSize);
+      }
+      for (ByteBuffer file : deepFiles) {
+        DirectoryBlocks.cleanExtentBlocks(ch, file, blockSize);
       }
       ch.force(false);
       return new Result(inodes, superblocks);
@@ -131,6 +166,27 @@ final class Ext4Normalizer {
       sb.put(0x88 + i, (byte) 0); // s_last_mounted
     }
     sb.putLong(0x178, 0); // s_kbytes_written
+  }
+
+  /**
+   * Zeroes the extent slots of an inode's extent root past its entry count, which keep what a split
+   * or merge left there.
+   */
+  private static void cleanExtentRoot(ByteBuffer t, int at) {
+    if ((t.getInt(at + 0x20) & 0x80000) == 0 || (t.getShort(at + 0x28) & 0xFFFF) != 0xF30A) {
+      return; // no extents: i_block holds a symlink's target or a device number
+    }
+    int entries = t.getShort(at + 0x28 + 2) & 0xFFFF;
+    for (int i = 0x28 + 12 + 12 * Math.min(entries, 4); i < 0x28 + 60; i++) {
+      t.put(at + i, (byte) 0);
+    }
+  }
+
+  /** Whether the inode at {@code at} is a directory in use (mode, links, no deletion time). */
+  private static boolean isLiveDirectory(ByteBuffer t, int at) {
+    return (t.getShort(at) & 0xF000) == 0x4000
+        && (t.getShort(at + 0x1A) & 0xFFFF) > 0
+        && t.getInt(at + 0x14) == 0;
   }
 
   /** Patches one inode slot; returns whether it changed. */
@@ -159,6 +215,7 @@ final class Ext4Normalizer {
       }
     }
     if (changed) {
+      cleanExtentRoot(t, at);
       t.putInt(at + 0x64, 0); // i_generation: random, for NFS handles
       t.putInt(at + 0x24, 0); // l_i_version
       if (0x98 + 4 <= extraEnd) {

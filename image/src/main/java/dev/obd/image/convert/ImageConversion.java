@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 
 /**
  * Converts the single-platform images of one conversion, one after another, in a scratch directory
@@ -50,7 +51,7 @@ final class ImageConversion {
   private final ImageTarget target;
   private final Converter.Options options;
   private final Path work;
-  private final Consumer<String> progress;
+  private final ConvertProgress progress;
   private final LayerRecords records;
   private final String reuseKey;
   private final Map<Digest, Made> made = new LinkedHashMap<>();
@@ -77,7 +78,7 @@ final class ImageConversion {
     this.records = records;
     this.reuseKey = options.reuseKey();
     this.work = work;
-    this.progress = progress;
+    this.progress = ConvertProgress.of(progress);
   }
 
   /**
@@ -185,11 +186,15 @@ final class ImageConversion {
       Descriptor layer = manifest.layers().get(i);
       long t0 = System.nanoTime();
       LayerApplier.Result applied;
-      try (ImageSource.LocalBlob blob = source.fetch(layer, dir);
+      String step =
+          String.format("layer %d/%d %s", i + 1, n, layer.digest().toString().substring(0, 19));
+      try (ImageSource.LocalBlob blob = source.fetch(layer, dir, downloading(step, layer.size()));
           LoopMount m = LoopMount.mount(disk, dir.resolve("mnt"))) {
+        progress.status(step + ": applying " + mib(layer.size()) + " to the disk");
         applied = LayerApplier.apply(m.root(), blob.path());
       }
       Ext4Normalizer.normalize(disk, since, Ext4Normalizer.FIXED_TIME);
+      progress.status(step + ": committing the changed blocks");
       sourceBytes += layer.size();
       long t1 = System.nanoTime();
       if (!declaredDiffIds.isEmpty() && !declaredDiffIds.get(i).equals(applied.diffId())) {
@@ -221,6 +226,7 @@ final class ImageConversion {
       long t2 = System.nanoTime();
       Digest digest = Digest.parse(info.digest());
       Descriptor d = layerDescriptor(digest, info.size());
+      progress.status(step + ": storing " + mib(info.size()) + " in " + target.name());
       boolean had = store(d, info.path());
       committed.add(info.path());
       made.put(chain, new Made(d, info.path()));
@@ -273,6 +279,22 @@ final class ImageConversion {
     LayerApplier.deleteTree(dir);
     forgetAllBut(neededLater);
     return new Done(new Converter.Result(newManifest, newConfig, out, platform), manifestBytes);
+  }
+
+  /** Reports a download's progress at most every 200 ms. */
+  private LongConsumer downloading(String step, long size) {
+    long[] last = {0};
+    return n -> {
+      long now = System.nanoTime();
+      if (now - last[0] >= 200_000_000L || n == size) {
+        last[0] = now;
+        progress.status(step + ": downloading " + mib(n) + " of " + mib(size));
+      }
+    };
+  }
+
+  private static String mib(long bytes) {
+    return String.format("%.1f MiB", bytes / 1048576.0);
   }
 
   /** The descriptor of an OverlayBD layer blob in a manifest, with the convertor's annotations. */

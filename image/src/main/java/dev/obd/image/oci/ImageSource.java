@@ -2,6 +2,7 @@ package dev.obd.image.oci;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.LongConsumer;
 
 /**
  * Where a conversion reads an image from: an OCI layout on disk or a registry repository. Every
@@ -22,6 +23,14 @@ public interface ImageSource {
    * {@code scratch}, and closing the answer deletes it; a blob already on disk is used in place.
    */
   LocalBlob fetch(Descriptor d, Path scratch) throws IOException;
+
+  /**
+   * As {@link #fetch(Descriptor, Path)}, telling {@code received} how many bytes have arrived so
+   * far while a download goes on (from the thread that downloads).
+   */
+  default LocalBlob fetch(Descriptor d, Path scratch, LongConsumer received) throws IOException {
+    return fetch(d, scratch);
+  }
 
   /** A manifest or index and its exact bytes (which its digest is computed over). */
   record Document(Descriptor descriptor, byte[] bytes) {}

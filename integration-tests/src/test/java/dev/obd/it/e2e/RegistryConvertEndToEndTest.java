@@ -104,6 +104,7 @@ class RegistryConvertEndToEndTest {
     assertThat(stats.path("blobsStored").asInt()).as("five layers, two configs").isEqualTo(7);
     assertThat(stats.path("blobsPresent").asInt()).as("the shared layers, checked").isEqualTo(4);
     assertThat(r.err()).contains("not an image for a platform (an attestation)");
+    assertThat(r.out() + r.err()).as("no terminal, no redraws").doesNotContain("\u001b[");
 
     JsonNode index = JSON.readTree(manifest(env.registry, "obd/tree", "v1").body());
     assertThat(index.path("mediaType").asText())
@@ -428,6 +429,33 @@ class RegistryConvertEndToEndTest {
     assertThat(JSON.readTree(third.out()).path("stats").path("layersConverted").asInt())
         .as("records whose blob is gone are not trusted")
         .isEqualTo(4);
+  }
+
+  @Test
+  @Order(7)
+  void onATerminalTheLayerUnderWayIsShownInPlace() throws Exception {
+    Requirements.requireCommand("script");
+    String host = env.registry.host();
+    String cmd =
+        String.join(
+            " ",
+            ObdImages.dist().resolve("bin/obdctl").toString(),
+            "convert",
+            "--source",
+            host + "/src/b:v1",
+            "--target",
+            host + "/obd/on-a-terminal:v1",
+            "--plain-http",
+            "--no-reuse",
+            "--workdir",
+            env.workDir("scratch").toString());
+    // script(1) runs the command on a pseudo-terminal, as an operator's shell does
+    Containerd.Result r =
+        Containerd.run(List.of("script", "-qec", cmd, "/dev/null"), Duration.ofMinutes(5));
+    assertThat(r.exit()).as(r.output()).isZero();
+    assertThat(r.output())
+        .contains("\r\u001b[K", ": downloading ", ": applying ", ": committing ", ": storing ")
+        .contains("1 image(s), 4 OverlayBD layer(s) made");
   }
 
   private static void writeAuthFile(
