@@ -173,24 +173,10 @@ public final class DistributionClient {
       throws IOException {
     String repo = ref.apiHost() + "/" + ref.repository();
     if (challenge.isBasic()) {
-      Credentials c =
-          creds.orElseThrow(
-              () ->
-                  new RegistryDeniedException(
-                      what
-                          + ": registry requires authentication and no credentials are configured"
-                          + " for "
-                          + repo));
-      if (c.isIdentityToken()) {
-        throw new RegistryDeniedException(
-            what + ": registry asks for Basic auth, which an identity token cannot answer");
-      }
-      return new Authorization(c.basicHeader(), creds, TokenExchange.DEFAULT_TTL);
+      return new Authorization(
+          TokenExchange.basicHeader(creds, what, repo), creds, TokenExchange.DEFAULT_TTL);
     }
-    if (!TokenExchange.answerable(challenge)) {
-      throw new RegistryDeniedException(
-          what + ": unsupported auth challenge '" + challenge.scheme() + "'");
-    }
+    TokenExchange.requireAnswerable(challenge, what);
     String access =
         call.method().equals("GET") || call.method().equals("HEAD") ? "pull" : "pull,push";
     HttpRequest request =

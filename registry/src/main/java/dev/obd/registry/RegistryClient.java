@@ -458,25 +458,12 @@ public final class RegistryClient {
       BlobUrl blob, AuthChallenge challenge, String what, Duration timeout) throws IOException {
     Optional<Credentials> creds = credentials.lookup(blob);
     if (challenge.isBasic()) {
-      Credentials c =
-          creds.orElseThrow(
-              () ->
-                  new RegistryDeniedException(
-                      what
-                          + ": registry requires authentication and no credentials are configured for "
-                          + blob.host()
-                          + "/"
-                          + blob.repository()));
-      if (c.isIdentityToken()) {
-        throw new RegistryDeniedException(
-            what + ": registry asks for Basic auth, which an identity token cannot answer");
-      }
-      return new Authorization(c.basicHeader(), creds, TokenExchange.DEFAULT_TTL);
+      return new Authorization(
+          TokenExchange.basicHeader(creds, what, blob.host() + "/" + blob.repository()),
+          creds,
+          TokenExchange.DEFAULT_TTL);
     }
-    if (!TokenExchange.answerable(challenge)) {
-      throw new RegistryDeniedException(
-          what + ": unsupported auth challenge '" + challenge.scheme() + "'");
-    }
+    TokenExchange.requireAnswerable(challenge, what);
     HttpRequest request =
         TokenExchange.request(
             challenge,

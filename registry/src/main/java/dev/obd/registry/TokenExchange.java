@@ -42,6 +42,38 @@ final class TokenExchange {
   }
 
   /**
+   * The Authorization header answering a Basic challenge for repository {@code repo} with {@code
+   * creds}.
+   *
+   * @throws RegistryDeniedException when there are none, or only an identity token
+   */
+  static String basicHeader(Optional<Credentials> creds, String what, String repo)
+      throws RegistryDeniedException {
+    Credentials c =
+        creds.orElseThrow(
+            () ->
+                new RegistryDeniedException(
+                    what
+                        + ": registry requires authentication and no credentials are configured"
+                        + " for "
+                        + repo));
+    if (c.isIdentityToken()) {
+      throw new RegistryDeniedException(
+          what + ": registry asks for Basic auth, which an identity token cannot answer");
+    }
+    return c.basicHeader();
+  }
+
+  /** Fails unless {@code challenge} is Bearer with a realm, which a token request answers. */
+  static void requireAnswerable(AuthChallenge challenge, String what)
+      throws RegistryDeniedException {
+    if (!answerable(challenge)) {
+      throw new RegistryDeniedException(
+          what + ": unsupported auth challenge '" + challenge.scheme() + "'");
+    }
+  }
+
+  /**
    * The request for a token answering {@code challenge}, for {@code defaultScope} when the
    * challenge names no scope.
    *

@@ -195,10 +195,11 @@ final class LayerApplier {
     } else if (e.isFile()) {
       try (FileChannel ch =
           FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        // the blocks are allocated now, by this thread, in the order of the tar: left to delayed
+        // allocation, the kernel's flusher would place them when memory pressure sends it, so
+        // the same layer would land in other blocks from run to run
+        Posix.allocate(target, e.getSize());
         bytes = tar.transferTo(Channels.newOutputStream(ch));
-        // written back (and so allocated) now, by this thread, in the order of the tar, not later
-        // by the kernel's flusher in whatever order it picks
-        ch.force(false);
       }
     } else {
       throw new IOException("apply layer " + blob + ": entry " + name + " has an unsupported type");

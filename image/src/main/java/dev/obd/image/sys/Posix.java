@@ -100,6 +100,27 @@ public final class Posix {
     }
   }
 
+  /**
+   * Allocates the first {@code length} bytes of {@code file} ({@code fallocate}, mode 0): the
+   * blocks are chosen now, by the calling thread, and the file is at least that long.
+   */
+  public static void allocate(Path file, long length) throws IOException {
+    if (length == 0) {
+      return;
+    }
+    int fd = LIBC.open(file.toString(), O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      throw failure("open", file);
+    }
+    try {
+      if (LIBC.fallocate(fd, 0, 0, length) != 0) {
+        throw failure("fallocate of " + length + " bytes of", file);
+      }
+    } finally {
+      LIBC.close(fd);
+    }
+  }
+
   /** Sets an extended attribute of {@code path} itself (not a symlink's target). */
   public static void setXattr(Path path, String name, byte[] value) throws IOException {
     if (LIBC.lsetxattr(path.toString(), name, value, value.length, 0) != 0) {

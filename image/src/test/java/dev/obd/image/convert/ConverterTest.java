@@ -342,19 +342,16 @@ class ConverterTest {
                 }
               }));
     }
+    // and dirty pages past the kernel's background threshold, so that its flusher writes back
+    // whatever is dirty, the conversion's disk included, while files are being written
     Path junk = tmp.resolve("junk");
-    load.add(
-        daemon(
-            () -> {
-              byte[] mb = new byte[1 << 20];
-              try (var out = Files.newOutputStream(junk)) {
-                for (int i = 0; i < 2048 && !stop.get(); i++) {
-                  out.write(mb);
-                }
-              } catch (java.io.IOException ignored) {
-                // the load is best effort
-              }
-            }));
+    Process writer =
+        new ProcessBuilder(
+                "sh",
+                "-c",
+                "while :; do dd if=/dev/zero of=" + junk + " bs=1M count=4000 2>/dev/null; done")
+            .start();
+    Thread.sleep(8000);
     Converter.Result busy;
     try {
       busy = Converter.convert(src, "v1", tmp.resolve("busy"), "v1", options, l -> {});
@@ -363,6 +360,8 @@ class ConverterTest {
       for (Thread t : load) {
         t.join(30_000);
       }
+      writer.descendants().forEach(ProcessHandle::destroyForcibly);
+      writer.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
       Files.deleteIfExists(junk);
     }
     assertThat(busy.layers()).isEqualTo(quiet.layers());
