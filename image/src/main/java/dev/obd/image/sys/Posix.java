@@ -84,6 +84,16 @@ public final class Posix {
    * zeroed but stay allocated.
    */
   public static void punchHole(Path file, long offset, long length) throws IOException {
+    fallocate(
+        file,
+        FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+        offset,
+        length,
+        "fallocate(PUNCH_HOLE) of " + length + " bytes at " + offset + " of");
+  }
+
+  private static void fallocate(Path file, int mode, long offset, long length, String what)
+      throws IOException {
     if (length == 0) {
       return;
     }
@@ -92,8 +102,8 @@ public final class Posix {
       throw failure("open", file);
     }
     try {
-      if (LIBC.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
-        throw failure("fallocate(PUNCH_HOLE) of " + length + " bytes at " + offset + " of", file);
+      if (LIBC.fallocate(fd, mode, offset, length) != 0) {
+        throw failure(what, file);
       }
     } finally {
       LIBC.close(fd);
@@ -105,20 +115,7 @@ public final class Posix {
    * blocks are chosen now, by the calling thread, and the file is at least that long.
    */
   public static void allocate(Path file, long length) throws IOException {
-    if (length == 0) {
-      return;
-    }
-    int fd = LIBC.open(file.toString(), O_WRONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-      throw failure("open", file);
-    }
-    try {
-      if (LIBC.fallocate(fd, 0, 0, length) != 0) {
-        throw failure("fallocate of " + length + " bytes of", file);
-      }
-    } finally {
-      LIBC.close(fd);
-    }
+    fallocate(file, 0, 0, length, "fallocate of " + length + " bytes of");
   }
 
   /** Sets an extended attribute of {@code path} itself (not a symlink's target). */
