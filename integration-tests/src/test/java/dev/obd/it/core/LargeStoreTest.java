@@ -130,7 +130,9 @@ class LargeStoreTest {
             "obd-snapshotter",
             List.of(launcher.toString(), "--root", root.toString(), "--address", socket.toString()),
             dir.resolve("daemon-" + System.nanoTime() + ".log"),
-            Map.of("OBD_CDS_DIR", dir.resolve("cds").toString()));
+            // no start-up archive: the launcher would train one in the background 10 s after
+            // the start, recreating the test's directory after the test has deleted it
+            Map.of("OBD_CDS_DIR", dir.resolve("cds").toString(), "OBD_ARCHIVE", "off"));
     daemon.awaitCondition(
         "serving on " + socket,
         SnapshotterDaemon.READY_DEADLINE.multipliedBy(2),
