@@ -1,5 +1,6 @@
 package dev.obd.registry;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.obd.image.oci.Descriptor;
 import dev.obd.image.oci.Digest;
 import dev.obd.image.oci.ImageSource;
@@ -53,6 +54,8 @@ public final class RegistryImage implements ImageSource, ImageTarget {
           MediaTypes.DOCKER_MANIFEST_LIST,
           MediaTypes.DOCKER_MANIFEST);
 
+  private static final ObjectMapper JSON = new ObjectMapper();
+
   private final DistributionClient client;
   private final ImageReference ref;
 
@@ -96,11 +99,7 @@ public final class RegistryImage implements ImageSource, ImageTarget {
     }
     String type = DistributionClient.mediaType(r);
     if (!MANIFEST_TYPES.contains(type)) {
-      type =
-          new com.fasterxml.jackson.databind.ObjectMapper()
-              .readTree(bytes)
-              .path("mediaType")
-              .asText("");
+      type = JSON.readTree(bytes).path("mediaType").asText("");
     }
     if (!MANIFEST_TYPES.contains(type)) {
       throw new IOException(

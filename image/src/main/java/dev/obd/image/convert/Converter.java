@@ -222,9 +222,13 @@ public final class Converter {
           new ImageConversion(source, target, options, records, work, progress);
       List<Result> images = new ArrayList<>();
       ImageSource.Document result = null;
+      // each config read once: its chain IDs tell which layers later images share
+      List<JsonNode> configs = new ArrayList<>();
       List<List<Digest>> chains = new ArrayList<>();
       for (ImageManifest m : plan.manifests()) {
-        chains.add(ImageConversion.chainIds(JSON.readTree(source.read(m.config()))));
+        JsonNode config = JSON.readTree(source.read(m.config()));
+        configs.add(config);
+        chains.add(ImageConversion.chainIds(config));
       }
       for (int i = 0; i < plan.manifests().size(); i++) {
         Optional<Platform> platform = plan.platforms().get(i);
@@ -232,14 +236,12 @@ public final class Converter {
         Set<Digest> neededLater = new HashSet<>();
         chains.subList(i + 1, chains.size()).forEach(neededLater::addAll);
         ImageConversion.Done done =
-            conversion.convert(plan.manifests().get(i), platform, neededLater);
+            conversion.convert(plan.manifests().get(i), configs.get(i), platform, neededLater);
         images.add(done.result());
         result = new ImageSource.Document(done.result().manifest(), done.manifest());
       }
       if (plan.index() != null) {
         result = newIndex(plan, images);
-      }
-      if (plan.index() != null) {
         target.putManifest(result.descriptor(), result.bytes());
       }
       target.tag(result.descriptor(), result.bytes());

@@ -118,11 +118,12 @@ final class ImageConversion {
   /**
    * Converts one image.
    *
+   * @param config its config, as the source holds it
    * @param neededLater chain IDs the images still to come list: their layers are kept for them
    */
-  Done convert(ImageManifest manifest, Optional<Platform> platform, Set<Digest> neededLater)
+  Done convert(
+      ImageManifest manifest, JsonNode config, Optional<Platform> platform, Set<Digest> neededLater)
       throws IOException {
-    JsonNode config = JSON.readTree(source.read(manifest.config()));
     List<Digest> declaredDiffIds = new ArrayList<>();
     for (JsonNode d : config.path("rootfs").path("diff_ids")) {
       declaredDiffIds.add(Digest.parse(d.asText()));
@@ -143,7 +144,7 @@ final class ImageConversion {
     List<Path> committed = new ArrayList<>();
     Digest chain = null;
     int n = manifest.layers().size();
-    List<Digest> chains = declaredDiffIds.isEmpty() ? List.of() : chainIds(config);
+    List<Digest> chains = chainIds(config);
     int k = 0;
     while (k < chains.size()) {
       Digest c = chains.get(k);
