@@ -61,7 +61,7 @@ public final class Converter {
       Path workDir,
       List<Platform> platforms) {
     /** The version of what the converter writes, part of {@link #reuseKey}. */
-    public static final String FORMAT = "obd-convert/2";
+    public static final String FORMAT = "obd-convert/3";
 
     /** The convertor's default disk size. */
     public static final long DEFAULT_VSIZE = 64L << 30;

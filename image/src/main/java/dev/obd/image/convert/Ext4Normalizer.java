@@ -16,8 +16,12 @@ import java.util.List;
  * applied, so that the same layers give the same bytes: times it stamped (inode change, access,
  * creation and deletion times, the modification times of directories whose entries changed, the
  * superblock's mount, write and check times), the random inode generation numbers, the mount count,
- * the last mount point and the lifetime write counter, and the bytes of directory blocks no entry
- * uses (the kernel leaves there whatever its buffer held: name padding, the rest of a record).
+ * the last mount point and the lifetime write counter, the bytes of directory blocks no entry uses
+ * (the kernel leaves there whatever its buffer held: name padding, the rest of a record), and the
+ * blocks no file or metadata uses, which read as zeros: a block the layer wrote and freed again (a
+ * directory of what it removed, an extent block) holds its old bytes or zeros depending on whether
+ * the kernel wrote its buffer back before freeing it, and a block freed from a lower layer reads
+ * the same on a disk carried from layer to layer as on one rebuilt from the layers.
  *
  * <p>A time counts as stamped when it is at or after {@code since}, the moment the layer's
  * application began: no tar entry of an image built before the conversion carries one. Such times
@@ -147,8 +151,52 @@ final class Ext4Normalizer {
         DirectoryBlocks.cleanExtentBlocks(ch, file, blockSize);
       }
       ch.force(false);
+      zeroFreeBlocks(
+          ch, image, data, descs, descSize, blocks, firstDataBlock, blocksPerGroup, blockSize);
       return new Result(inodes, superblocks);
     }
+  }
+
+  /** Punches the blocks the groups' block bitmaps mark free out of the image's data extents. */
+  private static void zeroFreeBlocks(
+      FileChannel ch,
+      Path image,
+      List<Posix.Extent> data,
+      ByteBuffer descs,
+      int descSize,
+      long blocks,
+      long firstDataBlock,
+      long blocksPerGroup,
+      long blockSize)
+      throws IOException {
+    List<Posix.Extent> free = new ArrayList<>();
+    long loadedGroup = -1;
+    BitSet used = null;
+    for (Posix.Extent e : data) {
+      long first = Math.max(e.start() / blockSize, firstDataBlock);
+      long end = Math.min((e.end() + blockSize - 1) / blockSize, blocks);
+      for (long b = first; b < end; b++) {
+        long g = (b - firstDataBlock) / blocksPerGroup;
+        if (g != loadedGroup) {
+          int d = (int) (g * descSize);
+          long bitmap =
+              (descs.getInt(d) & 0xFFFFFFFFL)
+                  | (descSize >= 64 ? (long) descs.getInt(d + 0x20) << 32 : 0);
+          used = BitSet.valueOf(read(ch, bitmap * blockSize, (int) (blocksPerGroup / 8)));
+          loadedGroup = g;
+        }
+        if (used.get((int) ((b - firstDataBlock) % blocksPerGroup))) {
+          continue;
+        }
+        Posix.Extent last = free.isEmpty() ? null : free.get(free.size() - 1);
+        if (last != null && last.end() == b * blockSize) {
+          free.set(free.size() - 1, new Posix.Extent(last.start(), (b + 1) * blockSize));
+        } else {
+          free.add(new Posix.Extent(b * blockSize, (b + 1) * blockSize));
+        }
+      }
+    }
+    Posix.punchHoles(image, free);
   }
 
   private static void patchSuperblock(ByteBuffer sb, long since, long fixed) {

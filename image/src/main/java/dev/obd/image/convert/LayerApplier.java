@@ -52,6 +52,11 @@ final class LayerApplier {
   private final Map<Path, FileTime> dirTimes = new LinkedHashMap<>();
   private int whiteouts;
 
+  /** Where what the layer removes waits until the end (null until something is removed). */
+  private Path removed;
+
+  private int removedCount;
+
   /** What applying a layer did. */
   record Result(Digest diffId, int entries, int whiteouts, long bytes) {}
 
@@ -62,7 +67,16 @@ final class LayerApplier {
 
   /** Applies the layer in {@code blob} (gzip, zstd or plain tar) to {@code root}. */
   static Result apply(Path root, Path blob) throws IOException {
-    return new LayerApplier(root.toRealPath(), blob).run();
+    // on one CPU, so that ext4's per-CPU counters of free inodes and blocks, which it reads
+    // without their per-CPU parts when it picks a group for a new top-level directory (Orlov),
+    // are the same from run to run: spread over CPUs as the scheduler moved the thread, the same
+    // layer gave other inode numbers on a busy machine
+    Posix.CpuPin pin = Posix.pinToOneCpu();
+    try {
+      return new LayerApplier(root.toRealPath(), blob).run();
+    } finally {
+      pin.close();
+    }
   }
 
   private Result run() throws IOException {
@@ -92,6 +106,9 @@ final class LayerApplier {
       }
       digested.transferTo(OutputStream.nullOutputStream()); // the diffID covers the whole stream
     }
+    if (removed != null) {
+      deleteTree(removed);
+    }
     List<Map.Entry<Path, FileTime>> dirs = new ArrayList<>(dirTimes.entrySet());
     for (int i = dirs.size() - 1; i >= 0; i--) {
       setTimes(dirs.get(i).getKey(), dirs.get(i).getValue());
@@ -115,11 +132,13 @@ final class LayerApplier {
   }
 
   private void whiteout(String name) throws IOException {
+    outsideRemoved(name);
     whiteouts++;
     prune(RootedPath.resolve(root, name, false), name);
   }
 
   private void opaque(String dir) throws IOException {
+    outsideRemoved(dir);
     whiteouts++;
     Path p = RootedPath.resolve(root, dir, true);
     pruneChildren(p, dir);
@@ -131,7 +150,7 @@ final class LayerApplier {
       return;
     }
     if (!created.contains(name)) {
-      deleteTree(p);
+      remove(p);
     } else {
       pruneChildren(p, name);
     }
@@ -146,14 +165,54 @@ final class LayerApplier {
       ds.forEach(children::add);
     }
     for (Path c : children) {
+      if (c.equals(removed)) {
+        continue; // an opaque root: what it removed stays there until the end
+      }
       String child = c.getFileName().toString();
       prune(c, name.isEmpty() ? child : name + "/" + child);
+    }
+  }
+
+  /**
+   * Moves {@code p} out of the tree; it is deleted when the whole layer has been applied. A file
+   * system without a journal (the convertor's) does not reuse an inode freed in an earlier second
+   * than the current one, so an inode freed part way through the layer would be taken by the next
+   * file or not depending on whether the clock ticked in between: freed at the end, no inode or
+   * block of what the layer removes is taken by what it creates, on a busy machine as on a quiet
+   * one.
+   */
+  private void remove(Path p) throws IOException {
+    if (removed == null) {
+      removed = root.resolve(".obd-convert-removed");
+      for (int i = 1; RootedPath.exists(removed); i++) {
+        removed = root.resolve(".obd-convert-removed-" + i);
+      }
+      Files.createDirectory(removed);
+    }
+    Files.move(p, removed.resolve(Integer.toString(removedCount++)));
+  }
+
+  /** Refuses an entry or whiteout naming the directory {@link #remove} keeps things in. */
+  private void outsideRemoved(String name) throws IOException {
+    if (removed != null
+        && (name.equals(removed.getFileName().toString())
+            || name.startsWith(removed.getFileName() + "/"))) {
+      throw new IOException(
+          "apply layer "
+              + blob
+              + ": entry "
+              + name
+              + " lies in "
+              + removed.getFileName()
+              + ", the directory this conversion made at the layer's first removal to keep what"
+              + " it removes until the end");
     }
   }
 
   private long extract(
       TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
       throws IOException {
+    outsideRemoved(name);
     if (name.isEmpty()) {
       setOwnerAndMode(root, e, false);
       setXattrs(root, e, raw, false);
@@ -165,7 +224,7 @@ final class LayerApplier {
     Path target = parent.resolve(name.substring(slash + 1));
     boolean exists = RootedPath.exists(target);
     if (exists && !(e.isDirectory() && Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))) {
-      deleteTree(target);
+      remove(target);
     }
     long bytes = 0;
     if (e.isDirectory()) {

@@ -47,5 +47,11 @@ public interface LibC {
   @SaveError
   int utimensat(int dirfd, String path, @In long[] times, int flags);
 
+  @SaveError
+  int sched_getaffinity(int pid, @size_t long size, @Out byte[] mask);
+
+  @SaveError
+  int sched_setaffinity(int pid, @size_t long size, @In byte[] mask);
+
   String strerror(int errnum);
 }

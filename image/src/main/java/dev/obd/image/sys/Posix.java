@@ -92,6 +92,34 @@ public final class Posix {
         "fallocate(PUNCH_HOLE) of " + length + " bytes at " + offset + " of");
   }
 
+  /** {@link #punchHole} of each range, opening the file once. */
+  public static void punchHoles(Path file, List<Extent> ranges) throws IOException {
+    if (ranges.isEmpty()) {
+      return;
+    }
+    int fd = LIBC.open(file.toString(), O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      throw failure("open", file);
+    }
+    try {
+      for (Extent r : ranges) {
+        if (LIBC.fallocate(
+                fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.start(), r.end() - r.start())
+            != 0) {
+          throw failure(
+              "fallocate(PUNCH_HOLE) of "
+                  + (r.end() - r.start())
+                  + " bytes at "
+                  + r.start()
+                  + " of",
+              file);
+        }
+      }
+    } finally {
+      LIBC.close(fd);
+    }
+  }
+
   private static void fallocate(Path file, int mode, long offset, long length, String what)
       throws IOException {
     if (length == 0) {
@@ -189,6 +217,44 @@ public final class Posix {
     if (LIBC.utimensat(AT_FDCWD, path.toString(), times, AT_SYMLINK_NOFOLLOW) != 0) {
       throw failure("utimensat", path);
     }
+  }
+
+  /** Where {@link #pinToOneCpu} found the calling thread allowed to run, to put it back. */
+  public static final class CpuPin implements AutoCloseable {
+    private final byte[] before;
+
+    private CpuPin(byte[] before) {
+      this.before = before;
+    }
+
+    /** Lets the thread run where it could before. */
+    @Override
+    public void close() throws IOException {
+      if (LIBC.sched_setaffinity(0, before.length, before) != 0) {
+        throw failure("sched_setaffinity", Path.of("(this thread)"));
+      }
+    }
+  }
+
+  /**
+   * Keeps the calling thread on one of the CPUs it may run on (the lowest) until the pin is closed.
+   */
+  public static CpuPin pinToOneCpu() throws IOException {
+    byte[] mask = new byte[1024 / 8]; // glibc's cpu_set_t: 1,024 CPUs
+    if (LIBC.sched_getaffinity(0, mask.length, mask) != 0) {
+      throw failure("sched_getaffinity", Path.of("(this thread)"));
+    }
+    byte[] one = new byte[mask.length];
+    for (int cpu = 0; cpu < mask.length * 8; cpu++) {
+      if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0) {
+        one[cpu / 8] = (byte) (1 << (cpu % 8));
+        break;
+      }
+    }
+    if (LIBC.sched_setaffinity(0, one.length, one) != 0) {
+      throw failure("sched_setaffinity", Path.of("(this thread)"));
+    }
+    return new CpuPin(mask);
   }
 
   /** glibc's {@code makedev}. */
