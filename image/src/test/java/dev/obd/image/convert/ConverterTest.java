@@ -14,6 +14,7 @@ import dev.obd.image.layer.SparseExport;
 import dev.obd.image.lsmt.LayerUuid;
 import dev.obd.image.oci.Descriptor;
 import dev.obd.image.oci.Digest;
+import dev.obd.image.oci.LayoutImage;
 import dev.obd.image.oci.MediaTypes;
 import dev.obd.image.oci.OciLayout;
 import dev.obd.image.sys.Posix;
@@ -134,6 +135,11 @@ class ConverterTest {
 
   /** Writes an OCI layout with the layers (gzip, zstd, plain) and returns its directory. */
   private Path sourceImage(List<List<TarBuilder.Entry>> layers) throws Exception {
+    return sourceImage(layers, "v1");
+  }
+
+  /** Adds an image of the layers as {@code tag} to the layout {@link #sourceImage} writes. */
+  private Path sourceImage(List<List<TarBuilder.Entry>> layers, String tag) throws Exception {
     Path dir = tmp.resolve("src");
     OciLayout layout = OciLayout.openOrCreate(dir);
     List<Descriptor> descs = new ArrayList<>();
@@ -174,7 +180,7 @@ class ConverterTest {
       m.append(i == 0 ? "" : ",").append(OciLayout.toJson(descs.get(i)));
     }
     m.append("]}");
-    layout.tag("v1", layout.putBlob(MediaTypes.OCI_MANIFEST, m.toString().getBytes()));
+    layout.tag(tag, layout.putBlob(MediaTypes.OCI_MANIFEST, m.toString().getBytes()));
     return dir;
   }
 
@@ -325,44 +331,12 @@ class ConverterTest {
     Converter.Result quiet =
         Converter.convert(src, "v1", tmp.resolve("quiet"), "v1", options, l -> {});
 
-    // the machine busy as a node pulling images is: every core spinning, dirty pages being
-    // written back
-    AtomicBoolean stop = new AtomicBoolean();
-    List<Thread> load = new ArrayList<>();
-    for (int i = 0; i < Runtime.getRuntime().availableProcessors(); i++) {
-      load.add(
-          daemon(
-              () -> {
-                long x = 0;
-                while (!stop.get()) {
-                  x += System.nanoTime() % 7;
-                }
-                if (x == 42) {
-                  System.out.print("");
-                }
-              }));
-    }
-    // and dirty pages past the kernel's background threshold, so that its flusher writes back
-    // whatever is dirty, the conversion's disk included, while files are being written
-    Path junk = tmp.resolve("junk");
-    Process writer =
-        new ProcessBuilder(
-                "sh",
-                "-c",
-                "while :; do dd if=/dev/zero of=" + junk + " bs=1M count=4000 2>/dev/null; done")
-            .start();
-    Thread.sleep(8000);
     Converter.Result busy;
+    BusyMachine machine = BusyMachine.start(tmp.resolve("junk"));
     try {
       busy = Converter.convert(src, "v1", tmp.resolve("busy"), "v1", options, l -> {});
     } finally {
-      stop.set(true);
-      for (Thread t : load) {
-        t.join(30_000);
-      }
-      writer.descendants().forEach(ProcessHandle::destroyForcibly);
-      writer.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
-      Files.deleteIfExists(junk);
+      machine.close();
     }
     assertThat(busy.layers()).isEqualTo(quiet.layers());
     assertThat(busy.config()).isEqualTo(quiet.config());
@@ -375,11 +349,147 @@ class ConverterTest {
     assertThat(stat).contains("ctime: 0x00000000:00000000", "crtime: 0x00000000:00000000");
   }
 
-  private static Thread daemon(Runnable r) {
-    Thread t = new Thread(r, "load");
-    t.setDaemon(true);
-    t.start();
-    return t;
+  @Test
+  void aLayerAppliedOnADiskRebuiltFromItsLowersIsTheLayerMadeOnTheDiskItself() throws Exception {
+    // an image sharing its base with one converted before converts only its new layer, on a disk
+    // rebuilt from the base's layers: that layer must be the one a whole conversion makes, or
+    // the same image converted twice (alone, or beside another) would have two digests
+    List<List<TarBuilder.Entry>> base = layers();
+    List<List<TarBuilder.Entry>> full = new ArrayList<>(base);
+    full.add(List.of(e("data/arch").data("arm64 only\n".getBytes())));
+    sourceImage(base, "base");
+    Path src = sourceImage(full, "full");
+    Converter.Options options = new Converter.Options(VSIZE, null, "ext4", tmp);
+    Map<String, LayerRecords.Made> kept = new HashMap<>();
+    LayerRecords records =
+        new LayerRecords() {
+          @Override
+          public List<Made> find(Digest chainId, String opts, String near) {
+            Made m = kept.get(chainId + " " + opts);
+            return m == null ? List.of() : List.of(m);
+          }
+
+          @Override
+          public void remember(Made made) {
+            kept.put(made.chainId() + " " + made.options(), made);
+          }
+
+          @Override
+          public void close() {}
+        };
+    // on a busy machine, where the kernel's timing (the clock ticking between removing a file and
+    // creating the next, the flusher writing back part of a file) once decided blocks and inodes,
+    // several rounds, as one in tens showed it
+    BusyMachine machine = BusyMachine.start(tmp.resolve("junk"));
+    try {
+      for (int round = 0; round < 8; round++) {
+        convertBothWays(src, options, records, kept, round);
+      }
+    } finally {
+      machine.close();
+    }
+  }
+
+  /** The full image converted beside its base (on a rebuilt disk) and on its own: the same. */
+  private void convertBothWays(
+      Path src,
+      Converter.Options options,
+      LayerRecords records,
+      Map<String, LayerRecords.Made> kept,
+      int round)
+      throws Exception {
+    kept.clear();
+    Path shared = tmp.resolve("shared-" + round);
+    Path alone = tmp.resolve("alone-" + round);
+    Converter.convert(
+        LayoutImage.source(src, "base"),
+        LayoutImage.target(shared, "base"),
+        options,
+        records,
+        l -> {});
+    Converter.Outcome onRebuilt =
+        Converter.convert(
+            LayoutImage.source(src, "full"),
+            LayoutImage.target(shared, "full"),
+            options,
+            records,
+            l -> {});
+    assertThat(onRebuilt.stats().layersReused()).as("the base's layers").isEqualTo(3);
+    Converter.Result whole = Converter.convert(src, "full", alone, "full", options, l -> {});
+    assertThat(onRebuilt.images().get(0).layers()).as("round " + round).isEqualTo(whole.layers());
+    assertThat(onRebuilt.images().get(0).manifest()).isEqualTo(whole.manifest());
+    LayerApplier.deleteTree(shared);
+    LayerApplier.deleteTree(alone);
+  }
+
+  /**
+   * The machine busy as a node pulling images is: every core spinning, and dirty pages past the
+   * kernel's background threshold, so that its flusher writes back whatever is dirty, the
+   * conversion's disk included, while files are being written.
+   */
+  private static final class BusyMachine implements AutoCloseable {
+    private final AtomicBoolean stop = new AtomicBoolean();
+    private final List<Thread> spinners = new ArrayList<>();
+    private final Path junk;
+    private Process writer;
+
+    private BusyMachine(Path junk) {
+      this.junk = junk;
+    }
+
+    static BusyMachine start(Path junk) throws Exception {
+      BusyMachine m = new BusyMachine(junk);
+      try {
+        for (int i = 0; i < Runtime.getRuntime().availableProcessors(); i++) {
+          Thread t = new Thread(m::spin, "load");
+          t.setDaemon(true);
+          t.start();
+          m.spinners.add(t);
+        }
+        m.writer =
+            new ProcessBuilder(
+                    "sh",
+                    "-c",
+                    "while :; do dd if=/dev/zero of="
+                        + junk
+                        + " bs=1M count=4000 2>/dev/null; done")
+                .start();
+        Thread.sleep(8000); // until the writer is past the background threshold
+        return m;
+      } catch (Exception | Error e) {
+        m.close();
+        throw e;
+      }
+    }
+
+    private void spin() {
+      long x = 0;
+      while (!stop.get()) {
+        x += System.nanoTime() % 7;
+      }
+      if (x == 42) {
+        System.out.print("");
+      }
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      stop.set(true);
+      try {
+        for (Thread t : spinners) {
+          t.join(30_000);
+        }
+        if (writer != null) {
+          writer.descendants().forEach(ProcessHandle::destroyForcibly);
+          writer.destroyForcibly().waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.IOException("interrupted while stopping the load", e);
+      } finally {
+        Files.deleteIfExists(junk);
+      }
+    }
   }
 
   @Test
