@@ -73,9 +73,9 @@ public final class Converter {
       }
       compression = compression == null ? Compression.LZ4 : compression;
       fsType = fsType == null ? "ext4" : fsType;
-      if (!fsType.equals("ext4")) {
+      if (!fsType.equals("ext4") && !fsType.equals("erofs")) {
         throw new IllegalArgumentException(
-            "file system \"" + fsType + "\" is not supported (ext4 only)");
+            "file system \"" + fsType + "\" is not supported (ext4 or erofs)");
       }
       workDir = workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir;
       platforms = platforms == null ? List.of() : List.copyOf(platforms);

@@ -9,6 +9,9 @@ import dev.obd.image.FileByteSource;
 import dev.obd.image.build.BlobFormat;
 import dev.obd.image.build.BlobInfo;
 import dev.obd.image.build.LayerCommitter;
+import dev.obd.image.erofs.ErofsFormat;
+import dev.obd.image.erofs.ErofsImage;
+import dev.obd.image.erofs.ErofsNode;
 import dev.obd.image.layer.LayerStack;
 import dev.obd.image.layer.SparseExport;
 import dev.obd.image.lsmt.LayerUuid;
@@ -177,7 +180,11 @@ final class ImageConversion {
       for (int i = 0; i < k; i++) {
         committed.add(localFile(chains.get(i)));
       }
-      if (k == 0) {
+      if (k == 0 && erofs()) {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+          f.setLength(options.virtualSize());
+        }
+      } else if (k == 0) {
         Ext4Image.create(disk, options.virtualSize());
       } else {
         rebuildDisk(committed, disk);
@@ -189,12 +196,21 @@ final class ImageConversion {
       LayerApplier.Result applied;
       String step =
           String.format("layer %d/%d %s", i + 1, n, layer.digest().toString().substring(0, 19));
-      try (ImageSource.LocalBlob blob = source.fetch(layer, dir, downloading(step, layer.size()));
-          LoopMount m = LoopMount.mount(disk, dir.resolve("mnt"))) {
-        progress.status(step + ": applying " + mib(layer.size()) + " to the disk");
-        applied = LayerApplier.apply(m.root(), blob.path());
+      if (erofs()) {
+        try (ImageSource.LocalBlob blob =
+            source.fetch(layer, dir, downloading(step, layer.size()))) {
+          progress.status(step + ": applying " + mib(layer.size()) + " to the image");
+          applied = applyErofs(disk, blob.path(), i == 0);
+        }
+      } else {
+        try (ImageSource.LocalBlob blob =
+                source.fetch(layer, dir, downloading(step, layer.size()));
+            LoopMount m = LoopMount.mount(disk, dir.resolve("mnt"))) {
+          progress.status(step + ": applying " + mib(layer.size()) + " to the disk");
+          applied = LayerApplier.apply(m.root(), blob.path());
+        }
+        Ext4Normalizer.normalize(disk, since, Ext4Normalizer.FIXED_TIME);
       }
-      Ext4Normalizer.normalize(disk, since, Ext4Normalizer.FIXED_TIME);
       progress.status(step + ": committing the changed blocks");
       sourceBytes += layer.size();
       long t1 = System.nanoTime();
@@ -299,12 +315,53 @@ final class ImageConversion {
   }
 
   /** The descriptor of an OverlayBD layer blob in a manifest, with the convertor's annotations. */
-  private static Descriptor layerDescriptor(Digest digest, long size) {
+  private Descriptor layerDescriptor(Digest digest, long size) {
     Map<String, String> ann = new LinkedHashMap<>();
     ann.put(MediaTypes.OBD_BLOB_DIGEST, digest.toString());
     ann.put(MediaTypes.OBD_BLOB_SIZE, Long.toString(size));
     ann.put(MediaTypes.OBD_VERSION, MediaTypes.OBD_VERSION_VALUE);
+    if (erofs()) {
+      ann.put(MediaTypes.OBD_FS_TYPE, "erofs");
+    }
     return new Descriptor(MediaTypes.OCI_LAYER_TAR, digest, size, ann);
+  }
+
+  private boolean erofs() {
+    return options.fsType().equals("erofs");
+  }
+
+  /**
+   * Applies a layer to the EROFS image on {@code disk}: its tree read back from the disk (a fresh
+   * root for an image's first layer), the files' bytes appended, the whole metadata written after
+   * them. Reading the tree from the disk makes a disk rebuilt from reused layers and one carried
+   * from layer to layer the same start.
+   */
+  private LayerApplier.Result applyErofs(Path disk, Path blob, boolean first) throws IOException {
+    try (java.nio.channels.FileChannel ch =
+        java.nio.channels.FileChannel.open(
+            disk, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+      ErofsNode root;
+      long next;
+      if (first) {
+        root = ErofsNode.of(ErofsFormat.S_IFDIR | 0755);
+        next = 1; // block 0 holds the superblock
+      } else {
+        ErofsImage.Read r = ErofsImage.read(ch);
+        root = r.root();
+        next = r.blocks();
+      }
+      ErofsLayerApplier.Result r =
+          ErofsLayerApplier.apply(root, ch, next, options.virtualSize(), blob);
+      long blocks = ErofsImage.write(ch, root, r.nextBlock());
+      if (blocks * ErofsFormat.BLOCK > options.virtualSize()) {
+        throw new IOException(
+            "the EROFS image takes "
+                + blocks * ErofsFormat.BLOCK
+                + " bytes, more than --vsize's "
+                + options.virtualSize());
+      }
+      return r.applied();
+    }
   }
 
   /** A layer an earlier conversion made, now confirmed in the target, and how it got there. */

@@ -43,8 +43,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * same pass computes the layer's diffID.
  */
 final class LayerApplier {
-  private static final String WHITEOUT = ".wh.";
-  private static final String OPAQUE = ".wh..wh..opq";
+  static final String WHITEOUT = ".wh.";
+  static final String OPAQUE = ".wh..wh..opq";
 
   private final Path root;
   private final Path blob;
@@ -307,6 +307,18 @@ final class LayerApplier {
 
   private static void setXattrs(Path p, TarArchiveEntry e, Map<String, byte[]> raw, boolean symlink)
       throws IOException {
+    for (Map.Entry<String, byte[]> x : entryXattrs(e, raw, symlink).entrySet()) {
+      Posix.setXattr(p, x.getKey(), x.getValue());
+    }
+  }
+
+  /**
+   * The extended attributes entry {@code e} gives its file: the raw bytes {@link PaxXattrTap} kept
+   * for it, else its PAX {@code SCHILY.xattr.*} headers; none of the {@code user.*} ones on a
+   * symlink, which Linux allows none.
+   */
+  static Map<String, byte[]> entryXattrs(
+      TarArchiveEntry e, Map<String, byte[]> raw, boolean symlink) {
     Map<String, byte[]> xattrs = new LinkedHashMap<>();
     if (raw != null) {
       xattrs.putAll(raw);
@@ -319,12 +331,10 @@ final class LayerApplier {
         }
       }
     }
-    for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
-      if (symlink && x.getKey().startsWith("user.")) {
-        continue; // Linux allows no user.* attributes on symlinks
-      }
-      Posix.setXattr(p, x.getKey(), x.getValue());
+    if (symlink) {
+      xattrs.keySet().removeIf(k -> k.startsWith("user."));
     }
+    return xattrs;
   }
 
   private static void setTimes(Path p, FileTime mtime) throws IOException {
