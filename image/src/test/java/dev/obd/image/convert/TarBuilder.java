@@ -71,10 +71,14 @@ final class TarBuilder {
 
   TarBuilder add(Entry e) {
     boolean longName = e.name.getBytes(StandardCharsets.UTF_8).length > 99;
-    if (!e.xattrs.isEmpty() || longName) {
+    boolean longLink = e.link.getBytes(StandardCharsets.UTF_8).length > 99;
+    if (!e.xattrs.isEmpty() || longName || longLink) {
       ByteArrayOutputStream pax = new ByteArrayOutputStream();
       if (longName) {
         pax.writeBytes(record("path", e.name.getBytes(StandardCharsets.UTF_8)));
+      }
+      if (longLink) {
+        pax.writeBytes(record("linkpath", e.link.getBytes(StandardCharsets.UTF_8)));
       }
       for (Map.Entry<String, byte[]> x : e.xattrs.entrySet()) {
         pax.writeBytes(record("SCHILY.xattr." + x.getKey(), x.getValue()));
@@ -85,7 +89,8 @@ final class TarBuilder {
     }
     String n = longName ? e.name.substring(0, 99) : e.name;
     long size = e.type == '0' ? e.data.length : 0;
-    header(n, e.type, e.mode, e.uid, e.gid, size, e.mtime, e.link, e.major, e.minor);
+    String l = longLink ? e.link.substring(0, 99) : e.link;
+    header(n, e.type, e.mode, e.uid, e.gid, size, e.mtime, l, e.major, e.minor);
     if (size > 0) {
       body(e.data);
     }
