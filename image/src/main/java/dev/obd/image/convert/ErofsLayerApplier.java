@@ -2,23 +2,18 @@ package dev.obd.image.convert;
 
 import dev.obd.image.erofs.ErofsFormat;
 import dev.obd.image.erofs.ErofsNode;
-import dev.obd.image.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +28,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * mount and no root. A directory whose entries the layer changed without the tar naming it gets
  * time 0, as the ext4 path's kernel-stamped times become.
  */
-final class ErofsLayerApplier {
+final class ErofsLayerApplier implements LayerApplier.Steps {
   private static final int MAX_LINKS = 40;
 
   private final ErofsNode root;
@@ -46,7 +41,6 @@ final class ErofsLayerApplier {
       Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private final ByteBuffer buf = ByteBuffer.allocate(1 << 20);
   private long next;
-  private int whiteouts;
 
   /** What applying did, and the first block after the files' bytes. */
   record Result(LayerApplier.Result applied, long nextBlock) {}
@@ -71,39 +65,7 @@ final class ErofsLayerApplier {
   }
 
   private LayerApplier.Result run() throws IOException {
-    MessageDigest md = Digest.sha256();
-    int entries = 0;
-    long bytes = 0;
-    try (InputStream digested = new DigestInputStream(LayerStreams.open(blob), md);
-        PaxXattrTap tap = new PaxXattrTap(digested);
-        TarArchiveInputStream tar = new TarArchiveInputStream(tap)) {
-      for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
-        String name = LayerApplier.normalise(e.getName());
-        Map<String, byte[]> raw = tap.take(name);
-        int slash = name.lastIndexOf('/');
-        String dir = slash < 0 ? "" : name.substring(0, slash);
-        String base = name.substring(slash + 1);
-        if (base.equals(LayerApplier.OPAQUE)) {
-          whiteouts++;
-          Loc l = resolve(dir, true);
-          ErofsNode d = l == null ? null : l.node();
-          if (d != null && d.isDirectory()) {
-            pruneChildren(d, dir);
-          }
-          continue;
-        }
-        if (base.startsWith(LayerApplier.WHITEOUT)) {
-          whiteouts++;
-          String hidden = (dir.isEmpty() ? "" : dir + "/") + base.substring(4);
-          prune(resolve(hidden, false), hidden);
-          continue;
-        }
-        entries++;
-        bytes += extract(tar, e, name, raw);
-        created.add(name);
-      }
-      digested.transferTo(OutputStream.nullOutputStream()); // the diffID covers the whole stream
-    }
+    LayerApplier.Result r = LayerApplier.walk(blob, this, created);
     for (ErofsNode d : touched) {
       d.mtime = 0;
       d.mtimeNanos = 0;
@@ -111,8 +73,21 @@ final class ErofsLayerApplier {
     for (Map.Entry<ErofsNode, FileTime> t : dirTimes.entrySet()) {
       setTime(t.getKey(), t.getValue());
     }
-    return new LayerApplier.Result(
-        new Digest(HexFormat.of().formatHex(md.digest())), entries, whiteouts, bytes);
+    return r;
+  }
+
+  @Override
+  public void opaque(String dir) throws IOException {
+    Loc l = resolve(dir, true);
+    ErofsNode d = l == null ? null : l.node();
+    if (d != null && d.isDirectory()) {
+      pruneChildren(d, dir);
+    }
+  }
+
+  @Override
+  public void whiteout(String name) throws IOException {
+    prune(resolve(name, false), name);
   }
 
   /** A name in a directory; the root is the location without a directory. */
@@ -128,7 +103,7 @@ final class ErofsLayerApplier {
    * missing.
    */
   private Loc resolve(String name, boolean followLast) throws IOException {
-    Deque<String> todo = new ArrayDeque<>(split(name));
+    Deque<String> todo = new ArrayDeque<>(RootedPath.split(name));
     List<ErofsNode> path = new ArrayList<>();
     List<String> names = new ArrayList<>();
     int links = 0;
@@ -156,7 +131,7 @@ final class ErofsLayerApplier {
           path.clear();
           names.clear();
         }
-        List<String> parts = split(target);
+        List<String> parts = RootedPath.split(target);
         for (int i = parts.size() - 1; i >= 0; i--) {
           todo.addFirst(parts.get(i));
         }
@@ -205,7 +180,8 @@ final class ErofsLayerApplier {
     touched.add(l.dir());
   }
 
-  private long extract(
+  @Override
+  public long extract(
       TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
       throws IOException {
     if (name.isEmpty()) {
@@ -308,7 +284,7 @@ final class ErofsLayerApplier {
   private ErofsNode ensureDirectory(String dir) throws IOException {
     ErofsNode d = root;
     StringBuilder prefix = new StringBuilder();
-    for (String c : split(dir)) {
+    for (String c : RootedPath.split(dir)) {
       if (prefix.length() > 0) {
         prefix.append('/');
       }
@@ -346,15 +322,5 @@ final class ErofsLayerApplier {
     long nanos = t.to(java.util.concurrent.TimeUnit.NANOSECONDS);
     n.mtime = Math.floorDiv(nanos, 1_000_000_000L);
     n.mtimeNanos = (int) Math.floorMod(nanos, 1_000_000_000L);
-  }
-
-  private static List<String> split(String name) {
-    List<String> out = new ArrayList<>();
-    for (String s : name.split("/")) {
-      if (!s.isEmpty()) {
-        out.add(s);
-      }
-    }
-    return out;
   }
 }

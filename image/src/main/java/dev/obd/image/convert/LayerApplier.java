@@ -50,7 +50,6 @@ final class LayerApplier {
   private final Path blob;
   private final Set<String> created = new HashSet<>();
   private final Map<Path, FileTime> dirTimes = new LinkedHashMap<>();
-  private int whiteouts;
 
   /** Where what the layer removes waits until the end (null until something is removed). */
   private Path removed;
@@ -79,9 +78,29 @@ final class LayerApplier {
     }
   }
 
-  private Result run() throws IOException {
+  /** What a layer's tar asks of the tree it is applied to, entry by entry (see {@link #walk}). */
+  interface Steps {
+    /** Empties {@code dir} (a tar name, "" for the root) of what the layers below put there. */
+    void opaque(String dir) throws IOException;
+
+    /** Removes {@code name} as the layers below made it. */
+    void whiteout(String name) throws IOException;
+
+    /**
+     * Creates or replaces {@code name}; returns the bytes of file data it took from {@code tar}.
+     */
+    long extract(TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
+        throws IOException;
+  }
+
+  /**
+   * Reads the layer in {@code blob} (gzip, zstd or plain tar) and hands each entry to {@code
+   * steps}; the names of what it creates go to {@code created}. The diffID covers the whole stream.
+   */
+  static Result walk(Path blob, Steps steps, Set<String> created) throws IOException {
     MessageDigest md = Digest.sha256();
     int entries = 0;
+    int whiteouts = 0;
     long bytes = 0;
     try (InputStream digested = new DigestInputStream(LayerStreams.open(blob), md);
         PaxXattrTap tap = new PaxXattrTap(digested);
@@ -93,19 +112,48 @@ final class LayerApplier {
         String dir = slash < 0 ? "" : name.substring(0, slash);
         String base = name.substring(slash + 1);
         if (base.equals(OPAQUE)) {
-          opaque(dir);
-          continue;
+          whiteouts++;
+          steps.opaque(dir);
+        } else if (base.startsWith(WHITEOUT)) {
+          whiteouts++;
+          steps.whiteout((dir.isEmpty() ? "" : dir + "/") + base.substring(WHITEOUT.length()));
+        } else {
+          entries++;
+          bytes += steps.extract(tar, e, name, raw);
+          created.add(name);
         }
-        if (base.startsWith(WHITEOUT)) {
-          whiteout((dir.isEmpty() ? "" : dir + "/") + base.substring(WHITEOUT.length()));
-          continue;
-        }
-        entries++;
-        bytes += extract(tar, e, name, raw);
-        created.add(name);
       }
-      digested.transferTo(OutputStream.nullOutputStream()); // the diffID covers the whole stream
+      digested.transferTo(OutputStream.nullOutputStream());
     }
+    return new Result(new Digest(HexFormat.of().formatHex(md.digest())), entries, whiteouts, bytes);
+  }
+
+  private Result run() throws IOException {
+    Result r =
+        walk(
+            blob,
+            new Steps() {
+              @Override
+              public void opaque(String dir) throws IOException {
+                LayerApplier.this.opaque(dir);
+              }
+
+              @Override
+              public void whiteout(String name) throws IOException {
+                LayerApplier.this.whiteout(name);
+              }
+
+              @Override
+              public long extract(
+                  TarArchiveInputStream tar,
+                  TarArchiveEntry e,
+                  String name,
+                  Map<String, byte[]> raw)
+                  throws IOException {
+                return LayerApplier.this.extract(tar, e, name, raw);
+              }
+            },
+            created);
     if (removed != null) {
       deleteTree(removed);
     }
@@ -113,7 +161,7 @@ final class LayerApplier {
     for (int i = dirs.size() - 1; i >= 0; i--) {
       setTimes(dirs.get(i).getKey(), dirs.get(i).getValue());
     }
-    return new Result(new Digest(HexFormat.of().formatHex(md.digest())), entries, whiteouts, bytes);
+    return r;
   }
 
   /** Entry names without leading "./" or "/" and without a trailing "/"; "" for the root. */
@@ -133,13 +181,11 @@ final class LayerApplier {
 
   private void whiteout(String name) throws IOException {
     outsideRemoved(name);
-    whiteouts++;
     prune(RootedPath.resolve(root, name, false), name);
   }
 
   private void opaque(String dir) throws IOException {
     outsideRemoved(dir);
-    whiteouts++;
     Path p = RootedPath.resolve(root, dir, true);
     pruneChildren(p, dir);
   }

@@ -76,7 +76,8 @@ final class RootedPath {
     return p;
   }
 
-  private static List<String> split(String name) {
+  /** The non-empty components of a slash-separated name. */
+  static List<String> split(String name) {
     List<String> out = new ArrayList<>();
     for (String s : name.split("/")) {
       if (!s.isEmpty()) {

@@ -236,18 +236,27 @@ class ConverterTest {
 
     FsModel model = new FsModel();
     layers.forEach(model::apply);
+    mounted(img, "ext4", mnt -> compare(model, mnt));
+  }
+
+  /** What {@code check} finds of the image {@code img} mounted read-only as {@code fsType}. */
+  private void mounted(Path img, String fsType, Check check) throws Exception {
     Path mnt = Files.createDirectories(tmp.resolve("check"));
     String dev = Exec.run("losetup", "--find", "--show", "--read-only", img.toString()).strip();
     try {
-      Exec.run("mount", "-t", "ext4", "-o", "ro", dev, mnt.toString());
+      Exec.run("mount", "-t", fsType, "-o", "ro", dev, mnt.toString());
       try {
-        compare(model, mnt);
+        check.on(mnt);
       } finally {
         Exec.run("umount", mnt.toString());
       }
     } finally {
       Exec.run("losetup", "-d", dev);
     }
+  }
+
+  private interface Check {
+    void on(Path root) throws Exception;
   }
 
   @Test
@@ -275,22 +284,16 @@ class ConverterTest {
 
     FsModel model = new FsModel();
     layers.forEach(model::apply);
-    Path mnt = Files.createDirectories(tmp.resolve("check"));
-    String dev = Exec.run("losetup", "--find", "--show", "--read-only", img.toString()).strip();
-    try {
-      Exec.run("mount", "-t", "erofs", "-o", "ro", dev, mnt.toString());
-      try {
-        compare(model, mnt);
-        // readdir callers skip entries of inode 0, as ls does the root's "." and ".."
-        assertThat(Exec.run("ls", "-a", mnt.toString()).lines()).contains(".", "..");
-        assertThat(Exec.run("ls", "-a", mnt.resolve("opaque").toString()).lines())
-            .containsExactly(".", "..", "new");
-      } finally {
-        Exec.run("umount", mnt.toString());
-      }
-    } finally {
-      Exec.run("losetup", "-d", dev);
-    }
+    mounted(
+        img,
+        "erofs",
+        mnt -> {
+          compare(model, mnt);
+          // readdir callers skip entries of inode 0, as ls does the root's "." and ".."
+          assertThat(Exec.run("ls", "-a", mnt.toString()).lines()).contains(".", "..");
+          assertThat(Exec.run("ls", "-a", mnt.resolve("opaque").toString()).lines())
+              .containsExactly(".", "..", "new");
+        });
 
     // the image's upper layers again, on a disk rebuilt from the bottom one: the same bytes
     List<List<TarBuilder.Entry>> full = new ArrayList<>(layers);
