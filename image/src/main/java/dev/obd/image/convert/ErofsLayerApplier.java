@@ -205,14 +205,8 @@ final class ErofsLayerApplier implements LayerApplier.Steps {
       Loc l = resolve(e.getLinkName(), false);
       ErofsNode target = l == null ? null : l.node();
       if (target == null || target.isDirectory()) {
-        throw new IOException(
-            "apply layer "
-                + blob
-                + ": hard link "
-                + name
-                + " -> "
-                + e.getLinkName()
-                + (target == null ? ": no such file" : ": a directory"));
+        throw LayerApplier.badHardLink(
+            blob, name, e.getLinkName(), target == null ? "no such file" : "a directory");
       }
       parent.children.put(base, target);
       touched.add(parent);

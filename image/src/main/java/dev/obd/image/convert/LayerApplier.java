@@ -280,14 +280,7 @@ final class LayerApplier {
     } else if (e.isLink()) {
       Path existing = RootedPath.resolve(root, e.getLinkName(), false);
       if (!RootedPath.exists(existing)) {
-        throw new IOException(
-            "apply layer "
-                + blob
-                + ": hard link "
-                + name
-                + " -> "
-                + e.getLinkName()
-                + ": no such file");
+        throw badHardLink(blob, name, e.getLinkName(), "no such file");
       }
       Files.createLink(target, existing);
       return 0; // shares the existing inode and its metadata
@@ -318,6 +311,12 @@ final class LayerApplier {
       setTimes(target, e.getLastModifiedTime());
     }
     return bytes;
+  }
+
+  /** The error of a hard link entry {@code name} whose target {@code link} is {@code why}. */
+  static IOException badHardLink(Path blob, String name, String link, String why) {
+    return new IOException(
+        "apply layer " + blob + ": hard link " + name + " -> " + link + ": " + why);
   }
 
   /** The directory {@code dir} (relative), created with mode 0755 where missing. */
