@@ -30,13 +30,17 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code obdctl convert}: an OCI or Docker image into an OverlayBD image (needs root). */
+/**
+ * {@code obdctl convert}: an OCI or Docker image into an OverlayBD image (ext4 needs root, erofs
+ * does not).
+ */
 @Command(
     name = "convert",
     description = {
       "Convert an image into an OverlayBD image, as the official convertor does: each tar layer"
-          + " is applied to an ext4 disk through a loop mount and the changed blocks are committed"
-          + " as an OverlayBD layer. Needs root.",
+          + " is applied to an ext4 disk through a loop mount (needs root) and the changed blocks"
+          + " are committed as an OverlayBD layer. With --fstype erofs each layer appends its"
+          + " files and the merged tree's metadata to a read-only EROFS image, in user space.",
       "Images are registry references (registry.example.com/app:v1, docker.io/library/redis:7)"
           + " or OCI layouts written oci:DIR:TAG (or DIR:TAG with DIR starting with / or ./)."
           + " Blobs the target has are not uploaded again; the target tag is written last."
@@ -99,7 +103,7 @@ final class ConvertCommand implements Callable<Integer> {
   @Option(
       names = "--fstype",
       defaultValue = "ext4",
-      description = "File system of the disk (ext4).")
+      description = "File system of the disk: ext4 (default) or erofs (read-only; no root).")
   String fstype;
 
   @Option(
