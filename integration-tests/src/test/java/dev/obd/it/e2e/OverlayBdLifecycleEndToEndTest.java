@@ -115,6 +115,37 @@ class OverlayBdLifecycleEndToEndTest {
 
   @Test
   @Order(3)
+  void anImageConvertedToErofsRunsWithExactlyTheLayeredTree() throws Exception {
+    Path converted =
+        ObdImages.convert(tree, env.workDir("convert-erofs"), "v1", "--fstype", "erofs");
+    String ref = env.registry.host() + "/obd/tree-erofs:v1";
+    ObdImages.push(converted, "v1", ref);
+    try (CriClient cri = new CriClient(env.containerd.socket())) {
+      cri.pull(ref);
+    }
+    String out =
+        env.containerd.runContainer(
+            NS,
+            SNAPSHOTTER,
+            ref,
+            "erofs-tree-list",
+            "/bin/sh",
+            "-c",
+            ExpectedTree.listScript("data")
+                + "; echo written > /data/new-on-top && cat /data/new-on-top");
+    List<String> lines = new java.util.ArrayList<>(out.lines().toList());
+    assertThat(lines.remove(lines.size() - 1))
+        .as("the container writes above the read-only image")
+        .isEqualTo("written");
+    assertThat(ExpectedTree.parse(String.join("\n", lines) + "\n"))
+        .containsExactlyElementsOf(ExpectedTree.of(tree.layers()).listing("data"));
+    assertThat(Files.readString(Path.of("/proc/self/mounts")))
+        .as("the snapshotter mounted the image's device as erofs")
+        .containsPattern(" erofs ro[,\\s]");
+  }
+
+  @Test
+  @Order(4)
   void aRunningContainerKeepsWritingAcrossASnapshotterRestart() throws Exception {
     try (WritingContainer writer =
         WritingContainer.start(env.containerd, NS, SNAPSHOTTER, treeRef, "writer")) {
@@ -130,7 +161,7 @@ class OverlayBdLifecycleEndToEndTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void afterASimulatedRebootContainersStartAgain() throws Exception {
     // a reboot: containers die, the snapshotter dies, mounts and block devices are gone
     env.daemon().kill9();
@@ -149,7 +180,7 @@ class OverlayBdLifecycleEndToEndTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void removingTheImagesDetachesTheirDevicesAndLeavesNothing() throws Exception {
     try (CriClient cri = new CriClient(env.containerd.socket())) {
       for (var image : cri.list()) {

@@ -31,12 +31,13 @@ public final class ObdImages {
   }
 
   /** Converts {@code image} with obdctl into an OCI layout under {@code work}; returns it. */
-  public static Path convert(OciImage image, Path work, String tag) throws IOException {
+  public static Path convert(OciImage image, Path work, String tag, String... options)
+      throws IOException {
     Path source = work.resolve("source");
     image.writeLayout(source, tag);
     Path target = work.resolve("converted");
-    Containerd.Result r =
-        Containerd.run(
+    List<String> command =
+        new java.util.ArrayList<>(
             List.of(
                 dist().resolve("bin/obdctl").toString(),
                 "convert",
@@ -47,8 +48,9 @@ public final class ObdImages {
                 "--workdir",
                 work.toString(),
                 "--db",
-                work.resolve("layers.db").toString()),
-            Duration.ofMinutes(5));
+                work.resolve("layers.db").toString()));
+    command.addAll(List.of(options));
+    Containerd.Result r = Containerd.run(command, Duration.ofMinutes(5));
     if (r.exit() != 0) {
       throw new AssertionError("obdctl convert failed:\n" + r.output());
     }
