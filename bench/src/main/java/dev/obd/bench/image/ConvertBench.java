@@ -80,6 +80,20 @@ public final class ConvertBench {
                     "--workdir",
                     work.toString());
             ImageBuildBench.deleteTree(out);
+            double erofs =
+                time(
+                    obdctl,
+                    "convert",
+                    "--source",
+                    a + ":v1",
+                    "--target",
+                    out + ":v1",
+                    "--no-reuse",
+                    "--fstype",
+                    "erofs",
+                    "--workdir",
+                    work.toString());
+            ImageBuildBench.deleteTree(out);
             double remote =
                 time(
                     obdctl,
@@ -127,19 +141,23 @@ public final class ConvertBench {
                     work.toString());
             System.out.printf(
                 "round %d%s: registry->registry %.1f s = %.0f MB/s; layout->layout %.1f s ="
-                    + " %.0f MB/s; baseline tar -xzf %.1f s = %.0f MB/s; ratios to tar: registry"
-                    + " %.2f, layout %.2f; image b from scratch %.1f s, with a's layer reused"
-                    + " %.1f s (ratio %.2f)%n",
+                    + " %.0f MB/s; layout->layout erofs %.1f s = %.0f MB/s; baseline tar -xzf"
+                    + " %.1f s = %.0f MB/s; ratios to tar: registry %.2f, layout %.2f, erofs"
+                    + " %.2f; image b from scratch %.1f s, with a's layer reused %.1f s (ratio"
+                    + " %.2f)%n",
                 r,
                 loaded ? " (beside busy loops)" : "",
                 remote,
                 ImageBuildBench.mbps(tarBytes, remote),
                 layout,
                 ImageBuildBench.mbps(tarBytes, layout),
+                erofs,
+                ImageBuildBench.mbps(tarBytes, erofs),
                 untar,
                 ImageBuildBench.mbps(tarBytes, untar),
                 untar / remote,
                 untar / layout,
+                untar / erofs,
                 scratch,
                 reuse,
                 reuse / scratch);
