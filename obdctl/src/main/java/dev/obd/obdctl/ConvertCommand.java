@@ -267,10 +267,7 @@ final class ConvertCommand implements Callable<Integer> {
 
   static Path defaultDb() {
     String cache = System.getenv("XDG_CACHE_HOME");
-    Path base =
-        cache != null && !cache.isEmpty()
-            ? Path.of(cache)
-            : Path.of(System.getProperty("user.home"), ".cache");
+    Path base = cache != null && !cache.isEmpty() ? Path.of(cache) : home().resolve(".cache");
     return base.resolve("obdctl").resolve("layers.db");
   }
 
@@ -279,7 +276,13 @@ final class ConvertCommand implements Callable<Integer> {
     if (dc != null && !dc.isEmpty()) {
       return Path.of(dc, "config.json");
     }
-    return Path.of(System.getProperty("user.home"), ".docker", "config.json");
+    return home().resolve(".docker").resolve("config.json");
+  }
+
+  /** $HOME, as docker and skopeo take it, else the account's home directory. */
+  private static Path home() {
+    String h = System.getenv("HOME");
+    return Path.of(h != null && !h.isEmpty() ? h : System.getProperty("user.home"));
   }
 
   private static ObjectNode toJson(ImageSource source, ImageTarget target, Converter.Outcome o) {

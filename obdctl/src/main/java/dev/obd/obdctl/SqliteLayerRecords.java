@@ -52,11 +52,27 @@ final class SqliteLayerRecords implements LayerRecords {
   /** Opens {@code file}, creating it and its directory (private to the user) when missing. */
   static SqliteLayerRecords open(Path file) throws IOException {
     Path dir = file.toAbsolutePath().getParent();
-    if (!Files.isDirectory(dir)) {
-      Files.createDirectories(
-          dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    try {
+      if (!Files.isDirectory(dir)) {
+        Files.createDirectories(
+            dir,
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      }
+      placeNativeLibrary(dir);
+    } catch (IOException e) {
+      // the JDK's messages for these name only a path
+      throw new IOException(
+          "open the layer records "
+              + file
+              + ": cannot create "
+              + dir
+              + " ("
+              + e.getClass().getSimpleName().replace("Exception", "")
+              + ": "
+              + e.getMessage()
+              + "); name another file with --db, or convert without records with --no-reuse",
+          e);
     }
-    placeNativeLibrary(dir);
     Connection conn = null;
     try {
       conn = DriverManager.getConnection("jdbc:sqlite:" + file);

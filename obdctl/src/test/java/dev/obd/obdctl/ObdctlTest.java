@@ -247,6 +247,31 @@ class ObdctlTest {
   }
 
   @Test
+  void aRecordsFileThatCannotBeMadeIsNamedWithTheWaysOn() throws Exception {
+    Path src = tmp.resolve("src");
+    dev.obd.testsupport.oci.TestImages.small("unused", "x").writeLayout(src, "v1");
+    Path db = Path.of("/proc/obd-no-such-dir/layers.db"); // not even root makes a directory there
+    Run r =
+        obdctl(
+            "convert",
+            "--from",
+            src + ":v1",
+            "--to",
+            tmp.resolve("out") + ":v1",
+            "--fstype",
+            "erofs",
+            "--workdir",
+            tmp.toString(),
+            "--db",
+            db.toString());
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.err())
+        .contains("open the layer records " + db, "cannot create /proc/obd-no-such-dir", "--db")
+        .contains("--no-reuse")
+        .doesNotContain("at dev.obd");
+  }
+
+  @Test
   void badArgumentsAreReportedWithoutAStackTrace() {
     Run r = obdctl("convert", "--from", "/layout-without-tag", "--to", "x:y");
     assertThat(r.exit()).isEqualTo(1);
