@@ -210,6 +210,7 @@ public final class Converter {
       Consumer<String> progress)
       throws IOException {
     long t0 = System.nanoTime();
+    Preflight.checkPrivileges(options.fsType(), dev.obd.image.sys.Posix.euid());
     target.checkWritable();
     ImageSource.Document root = source.root();
     JsonNode rootDoc = JSON.readTree(root.bytes());

@@ -34,6 +34,20 @@ final class Preflight {
 
   private Preflight() {}
 
+  /**
+   * Refuses an ext4 conversion by a user other than root (effective user {@code euid}): its layers
+   * are applied through a loop mount, which would fail only after the first layer was fetched.
+   */
+  static void checkPrivileges(String fsType, int euid) throws IOException {
+    if (fsType.equals("ext4") && euid != 0) {
+      throw new IOException(
+          "convert to ext4 needs root (it applies each layer through a loop mount) and this"
+              + " process runs as user "
+              + euid
+              + "; run it as root, or convert with --fstype erofs, which needs no root");
+    }
+  }
+
   static void check(ImageSource source, List<ImageManifest> manifests, Path workDir)
       throws IOException {
     long largest = 0;

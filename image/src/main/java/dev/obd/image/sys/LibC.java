@@ -53,5 +53,7 @@ public interface LibC {
   @SaveError
   int sched_setaffinity(int pid, @size_t long size, @In byte[] mask);
 
+  int geteuid();
+
   String strerror(int errnum);
 }

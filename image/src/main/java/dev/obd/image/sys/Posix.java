@@ -257,6 +257,11 @@ public final class Posix {
     return new CpuPin(mask);
   }
 
+  /** The effective user ID of this process. */
+  public static int euid() {
+    return LIBC.geteuid();
+  }
+
   /** glibc's {@code makedev}. */
   static long makedev(long major, long minor) {
     return ((major & 0xfffL) << 8)
