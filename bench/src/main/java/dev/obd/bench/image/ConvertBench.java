@@ -68,32 +68,8 @@ public final class ConvertBench {
           List<Process> load = loaded ? busyLoops() : List.of();
           try {
             Path out = dir.resolve("out-" + n);
-            double layout =
-                time(
-                    obdctl,
-                    "convert",
-                    "--source",
-                    a + ":v1",
-                    "--target",
-                    out + ":v1",
-                    "--no-reuse",
-                    "--workdir",
-                    work.toString());
-            ImageBuildBench.deleteTree(out);
-            double erofs =
-                time(
-                    obdctl,
-                    "convert",
-                    "--source",
-                    a + ":v1",
-                    "--target",
-                    out + ":v1",
-                    "--no-reuse",
-                    "--fstype",
-                    "erofs",
-                    "--workdir",
-                    work.toString());
-            ImageBuildBench.deleteTree(out);
+            double layout = layoutConversion(obdctl, a, out, work, "ext4");
+            double erofs = layoutConversion(obdctl, a, out, work, "erofs");
             double remote =
                 time(
                     obdctl,
@@ -215,6 +191,26 @@ public final class ConvertBench {
             + "]}";
     layout.tag("v1", layout.putBlob(MediaTypes.OCI_MANIFEST, mf.getBytes()));
     return bytes;
+  }
+
+  /** Seconds a fresh obdctl takes to convert layout {@code a} to layout {@code out} (deleted). */
+  private static double layoutConversion(Path obdctl, Path a, Path out, Path work, String fsType)
+      throws Exception {
+    double s =
+        time(
+            obdctl,
+            "convert",
+            "--source",
+            a + ":v1",
+            "--target",
+            out + ":v1",
+            "--no-reuse",
+            "--fstype",
+            fsType,
+            "--workdir",
+            work.toString());
+    ImageBuildBench.deleteTree(out);
+    return s;
   }
 
   private static List<Process> busyLoops() throws Exception {
