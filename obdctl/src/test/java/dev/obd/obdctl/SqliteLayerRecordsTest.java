@@ -28,8 +28,9 @@ class SqliteLayerRecordsTest {
       r.remember(new Made(d('a'), "other-opts", "reg.io/team/one", d('2'), 200));
       r.remember(new Made(d('b'), "opts", "reg.io/team/one", d('3'), 300));
     }
-    assertThat(Files.getPosixFilePermissions(file.getParent()).toString())
-        .isEqualTo("[OWNER_READ, OWNER_WRITE, OWNER_EXECUTE]");
+    assertThat(Files.getPosixFilePermissions(file.getParent()))
+        .as("the records' directory is private to the user")
+        .isEqualTo(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
     try (SqliteLayerRecords r = SqliteLayerRecords.open(file)) {
       assertThat(r.find(d('a'), "opts", "reg.io/team/two"))
           .extracting(Made::location)
