@@ -28,7 +28,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * mount and no root. A directory whose entries the layer changed without the tar naming it gets
  * time 0, as the ext4 path's kernel-stamped times become.
  */
-final class ErofsLayerApplier implements LayerApplier.Steps {
+final class ErofsLayerApplier implements LayerSteps {
   private static final int MAX_LINKS = 40;
 
   private final ErofsNode root;

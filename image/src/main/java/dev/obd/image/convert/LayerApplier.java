@@ -42,7 +42,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * kept and pruned of its lower content), which is what applying whiteouts first would give. The
  * same pass computes the layer's diffID.
  */
-final class LayerApplier {
+final class LayerApplier implements LayerSteps {
   static final String WHITEOUT = ".wh.";
   static final String OPAQUE = ".wh..wh..opq";
 
@@ -68,8 +68,8 @@ final class LayerApplier {
   static Result apply(Path root, Path blob) throws IOException {
     // on one CPU, so that ext4's per-CPU counters of free inodes and blocks, which it reads
     // without their per-CPU parts when it picks a group for a new top-level directory (Orlov),
-    // are the same from run to run: spread over CPUs as the scheduler moved the thread, the same
-    // layer gave other inode numbers on a busy machine
+    // are the same from run to run; spread over the CPUs the scheduler moves the thread to, they
+    // could send the same directory to another group on a busy machine
     Posix.CpuPin pin = Posix.pinToOneCpu();
     try {
       return new LayerApplier(root.toRealPath(), blob).run();
@@ -78,26 +78,11 @@ final class LayerApplier {
     }
   }
 
-  /** What a layer's tar asks of the tree it is applied to, entry by entry (see {@link #walk}). */
-  interface Steps {
-    /** Empties {@code dir} (a tar name, "" for the root) of what the layers below put there. */
-    void opaque(String dir) throws IOException;
-
-    /** Removes {@code name} as the layers below made it. */
-    void whiteout(String name) throws IOException;
-
-    /**
-     * Creates or replaces {@code name}; returns the bytes of file data it took from {@code tar}.
-     */
-    long extract(TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
-        throws IOException;
-  }
-
   /**
    * Reads the layer in {@code blob} (gzip, zstd or plain tar) and hands each entry to {@code
    * steps}; the names of what it creates go to {@code created}. The diffID covers the whole stream.
    */
-  static Result walk(Path blob, Steps steps, Set<String> created) throws IOException {
+  static Result walk(Path blob, LayerSteps steps, Set<String> created) throws IOException {
     MessageDigest md = Digest.sha256();
     int entries = 0;
     int whiteouts = 0;
@@ -129,31 +114,7 @@ final class LayerApplier {
   }
 
   private Result run() throws IOException {
-    Result r =
-        walk(
-            blob,
-            new Steps() {
-              @Override
-              public void opaque(String dir) throws IOException {
-                LayerApplier.this.opaque(dir);
-              }
-
-              @Override
-              public void whiteout(String name) throws IOException {
-                LayerApplier.this.whiteout(name);
-              }
-
-              @Override
-              public long extract(
-                  TarArchiveInputStream tar,
-                  TarArchiveEntry e,
-                  String name,
-                  Map<String, byte[]> raw)
-                  throws IOException {
-                return LayerApplier.this.extract(tar, e, name, raw);
-              }
-            },
-            created);
+    Result r = walk(blob, this, created);
     if (removed != null) {
       deleteTree(removed);
     }
@@ -179,12 +140,14 @@ final class LayerApplier {
     return n.equals(".") ? "" : n;
   }
 
-  private void whiteout(String name) throws IOException {
+  @Override
+  public void whiteout(String name) throws IOException {
     outsideRemoved(name);
     prune(RootedPath.resolve(root, name, false), name);
   }
 
-  private void opaque(String dir) throws IOException {
+  @Override
+  public void opaque(String dir) throws IOException {
     outsideRemoved(dir);
     Path p = RootedPath.resolve(root, dir, true);
     pruneChildren(p, dir);
@@ -255,7 +218,8 @@ final class LayerApplier {
     }
   }
 
-  private long extract(
+  @Override
+  public long extract(
       TarArchiveInputStream tar, TarArchiveEntry e, String name, Map<String, byte[]> raw)
       throws IOException {
     outsideRemoved(name);
