@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,8 +38,7 @@ final class ErofsLayerApplier implements LayerSteps {
   private final Path blob;
   private final Set<String> created = new HashSet<>();
   private final Map<ErofsNode, FileTime> dirTimes = new LinkedHashMap<>();
-  private final Set<ErofsNode> touched =
-      Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private final Set<ErofsNode> touched = Collections.newSetFromMap(new IdentityHashMap<>());
   private final ByteBuffer buf = ByteBuffer.allocate(1 << 20);
   private long next;
 

@@ -24,8 +24,12 @@ import dev.obd.image.oci.ImageTarget;
 import dev.obd.image.oci.MediaTypes;
 import dev.obd.image.oci.OciLayout;
 import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -181,7 +185,7 @@ final class ImageConversion {
         committed.add(localFile(chains.get(i)));
       }
       if (k == 0 && erofs()) {
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
           f.setLength(options.virtualSize());
         }
       } else if (k == 0) {
@@ -337,9 +341,8 @@ final class ImageConversion {
    * from layer to layer the same start.
    */
   private LayerApplier.Result applyErofs(Path disk, Path blob, boolean first) throws IOException {
-    try (java.nio.channels.FileChannel ch =
-        java.nio.channels.FileChannel.open(
-            disk, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(disk, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       ErofsNode root;
       long next;
       if (first) {
@@ -406,7 +409,7 @@ final class ImageConversion {
     if (!blob.temporary()) {
       // a layout's own blob: a copy, so that forgetting the layer never deletes the target's
       file = dir.resolve("stored-" + m.descriptor().digest().hex());
-      Files.copy(blob.path(), file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      Files.copy(blob.path(), file, StandardCopyOption.REPLACE_EXISTING);
     }
     progress.accept(
         "fetched " + m.descriptor().digest() + " from " + target.name() + " for the layers above");

@@ -7,10 +7,12 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -198,7 +200,7 @@ public final class ErofsImage {
       }
       all.add(new Entry(name, e.getValue()));
     }
-    all.sort(Comparator.comparing(Entry::name, java.util.Arrays::compareUnsigned));
+    all.sort(Comparator.comparing(Entry::name, Arrays::compareUnsigned));
     List<List<Entry>> blocks = new ArrayList<>();
     List<Entry> cur = new ArrayList<>();
     int used = 0;
@@ -263,9 +265,7 @@ public final class ErofsImage {
       xs.add(new X(index, suffix, e.getValue()));
       size += (4 + suffix.length + e.getValue().length + 3) / 4 * 4;
     }
-    xs.sort(
-        Comparator.comparingInt(X::index)
-            .thenComparing(X::suffix, java.util.Arrays::compareUnsigned));
+    xs.sort(Comparator.comparingInt(X::index).thenComparing(X::suffix, Arrays::compareUnsigned));
     if ((size - ErofsFormat.XATTR_HEADER) / 4 + 1 > 0xFFFF) {
       throw new IOException("the extended attributes of one file are too large for EROFS");
     }
@@ -440,7 +440,7 @@ public final class ErofsImage {
 
     /** The entries of a directory's data, without . and .., by name. */
     private static Map<String, Long> entries(long size, ByteBuffer data) throws IOException {
-      Map<String, Long> out = new java.util.LinkedHashMap<>();
+      Map<String, Long> out = new LinkedHashMap<>();
       for (long start = 0; start < size; start += ErofsFormat.BLOCK) {
         int base = (int) start;
         int max = (int) Math.min(ErofsFormat.BLOCK, size - start);
