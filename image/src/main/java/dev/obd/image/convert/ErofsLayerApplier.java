@@ -79,7 +79,7 @@ final class ErofsLayerApplier implements LayerSteps {
   @Override
   public void opaque(String dir) throws IOException {
     Loc l = resolve(dir, true);
-    ErofsNode d = l == null ? null : l.node();
+    ErofsNode d = nodeAt(l);
     if (d != null && d.isDirectory()) {
       pruneChildren(d, dir);
     }
@@ -91,10 +91,11 @@ final class ErofsLayerApplier implements LayerSteps {
   }
 
   /** A name in a directory; the root is the location without a directory. */
-  private record Loc(ErofsNode dir, String name, ErofsNode root) {
-    ErofsNode node() {
-      return dir == null ? root : dir.children.get(name);
-    }
+  private record Loc(ErofsNode dir, String name) {}
+
+  /** What is at {@code l}: null when nothing is, or when {@code l} is null. */
+  private ErofsNode nodeAt(Loc l) {
+    return l == null ? null : l.dir() == null ? root : l.dir().children.get(l.name());
   }
 
   /**
@@ -138,7 +139,7 @@ final class ErofsLayerApplier implements LayerSteps {
         continue;
       }
       if (last) {
-        return new Loc(dir, c, root);
+        return new Loc(dir, c);
       }
       if (child == null || !child.isDirectory()) {
         return null;
@@ -148,14 +149,14 @@ final class ErofsLayerApplier implements LayerSteps {
     }
     // ended on a directory reached through "..", ".", or a symlink to it
     if (path.isEmpty()) {
-      return new Loc(null, "", root);
+      return new Loc(null, "");
     }
     int last = path.size() - 1;
-    return new Loc(last == 0 ? root : path.get(last - 1), names.get(last), root);
+    return new Loc(last == 0 ? root : path.get(last - 1), names.get(last));
   }
 
   private void prune(Loc l, String name) throws IOException {
-    ErofsNode n = l == null ? null : l.node();
+    ErofsNode n = nodeAt(l);
     if (n == null) {
       return;
     }
@@ -168,7 +169,7 @@ final class ErofsLayerApplier implements LayerSteps {
 
   private void pruneChildren(ErofsNode dir, String name) throws IOException {
     for (String child : new ArrayList<>(dir.children.keySet())) {
-      prune(new Loc(dir, child, root), name.isEmpty() ? child : name + "/" + child);
+      prune(new Loc(dir, child), name.isEmpty() ? child : name + "/" + child);
     }
   }
 
@@ -203,7 +204,7 @@ final class ErofsLayerApplier implements LayerSteps {
       n = existing != null ? existing : ErofsNode.of(ErofsFormat.S_IFDIR | 0755);
     } else if (e.isLink()) {
       Loc l = resolve(e.getLinkName(), false);
-      ErofsNode target = l == null ? null : l.node();
+      ErofsNode target = nodeAt(l);
       if (target == null || target.isDirectory()) {
         throw LayerApplier.badHardLink(
             blob, name, e.getLinkName(), target == null ? "no such file" : "a directory");
@@ -285,7 +286,7 @@ final class ErofsLayerApplier implements LayerSteps {
       prefix.append(c);
       Loc l = resolve(prefix.toString(), true);
       created.add(prefix.toString()); // holds entries of this layer: a later whiteout prunes it
-      ErofsNode n = l == null ? null : l.node();
+      ErofsNode n = nodeAt(l);
       if (l == null || n != null && !n.isDirectory()) {
         throw new IOException("apply layer " + blob + ": " + prefix + " is not a directory");
       }

@@ -52,7 +52,6 @@ public final class ErofsImage {
       ErofsNode dir = todo.pop();
       order.add(dir);
       List<ErofsNode> subdirs = new ArrayList<>();
-      int subdirCount = 0;
       for (Map.Entry<String, ErofsNode> e : dir.children.entrySet()) {
         ErofsNode c = e.getValue();
         if (c.isDirectory()) {
@@ -61,12 +60,11 @@ public final class ErofsImage {
           }
           parent.put(c, dir);
           subdirs.add(c);
-          subdirCount++;
         } else if (links.merge(c, 1, Integer::sum) == 1) {
           order.add(c);
         }
       }
-      links.put(dir, 2 + subdirCount);
+      links.put(dir, 2 + subdirs.size());
       for (int i = subdirs.size() - 1; i >= 0; i--) {
         todo.push(subdirs.get(i));
       }

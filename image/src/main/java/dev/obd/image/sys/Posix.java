@@ -84,12 +84,7 @@ public final class Posix {
    * zeroed but stay allocated.
    */
   public static void punchHole(Path file, long offset, long length) throws IOException {
-    fallocate(
-        file,
-        FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-        offset,
-        length,
-        "fallocate(PUNCH_HOLE) of " + length + " bytes at " + offset + " of");
+    punchHoles(file, List.of(new Extent(offset, offset + length)));
   }
 
   /** {@link #punchHole} of each range, opening the file once. */
@@ -103,9 +98,10 @@ public final class Posix {
     }
     try {
       for (Extent r : ranges) {
-        if (LIBC.fallocate(
-                fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.start(), r.end() - r.start())
-            != 0) {
+        if (r.end() > r.start()
+            && LIBC.fallocate(
+                    fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.start(), r.end() - r.start())
+                != 0) {
           throw failure(
               "fallocate(PUNCH_HOLE) of "
                   + (r.end() - r.start())
