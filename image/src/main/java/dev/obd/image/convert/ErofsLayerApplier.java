@@ -27,7 +27,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * (whiteouts, opaque directories, replacement, hard links, paths resolved through symlinks inside
  * the root), writing the bytes of the files it adds into the image from a given block on. Needs no
  * mount and no root. A directory whose entries the layer changed without the tar naming it gets
- * time 0, as the ext4 path's kernel-stamped times become.
+ * {@link Ext4Normalizer#FIXED_TIME}, as the ext4 path's kernel-stamped times become.
  */
 final class ErofsLayerApplier implements LayerSteps {
   private static final int MAX_LINKS = 40;
@@ -67,7 +67,7 @@ final class ErofsLayerApplier implements LayerSteps {
   private LayerApplier.Result run() throws IOException {
     LayerApplier.Result r = LayerApplier.walk(blob, this, created);
     for (ErofsNode d : touched) {
-      d.mtime = 0;
+      d.mtime = Ext4Normalizer.FIXED_TIME;
       d.mtimeNanos = 0;
     }
     for (Map.Entry<ErofsNode, FileTime> t : dirTimes.entrySet()) {
